@@ -1,0 +1,350 @@
+//! `phishgate`: the command-line interface.
+//!
+//! Exit codes (documented in the README):
+//! - 0: every message scanned was accepted;
+//! - 1: at least one message got `warn`, `quarantine` or `reject`;
+//! - 2: an error: bad configuration, an unreadable path, or input that is not
+//!   mail (the other messages are still scanned and reported).
+
+mod bench;
+mod input;
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use phishgate_core::{Action, Config, Engine, Envelope, Facts, Lang, ScanInput};
+use rayon::prelude::*;
+
+use input::Item;
+use output::{Format, Outcome, Printer};
+
+/// phishgate: stops phishing aimed at an organisation's official mail.
+#[derive(Parser)]
+#[command(name = "phishgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Vi,
+    En,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan messages: files, folders (recursively), mbox files, Maildirs, or - for stdin.
+    Scan {
+        /// Configuration file (TOML); shipped defaults when absent.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Output format: readable text, or one JSON object per message per line.
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Language of explanations.
+        #[arg(long, value_enum, default_value_t = LangArg::Vi)]
+        lang: LangArg,
+        /// Also show symbols that scored 0 (informational).
+        #[arg(long, short = 'v')]
+        verbose: bool,
+        /// Never colour the output (also: NO_COLOR).
+        #[arg(long)]
+        no_color: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// What to scan.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Write a commented starter configuration.
+    Init {
+        /// The organisation's mail domain, e.g. laocai.gov.vn.
+        #[arg(long)]
+        domain: String,
+        /// The organisation's name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Where to write it (default: standard output).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the effective configuration (defaults merged with FILE) as TOML.
+    Config {
+        /// Configuration file; only the shipped defaults when absent.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+    },
+    /// Measure analysis throughput on one core: messages/s, MB/s and peak memory.
+    Bench {
+        /// Configuration file.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Scan at most this many messages.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Passes over the messages.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Folders or files of messages.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("phishgate: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads and merges a configuration file; errors name the file and line.
+pub fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    match path {
+        None => Ok(Config::from_toml_str("")?),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read configuration {}", p.display()))?;
+            Config::from_toml_str(&text).with_context(|| format!("configuration {}", p.display()))
+        }
+    }
+}
+
+fn build_engine(path: Option<&PathBuf>) -> Result<Engine> {
+    let config = load_config(path)?;
+    Ok(Engine::new(config)?)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Scan {
+            config,
+            format,
+            lang,
+            verbose,
+            no_color,
+            jobs,
+            paths,
+        } => {
+            let engine = build_engine(config.as_ref())?;
+            let lang = match lang {
+                LangArg::Vi => Lang::Vi,
+                LangArg::En => Lang::En,
+            };
+            let color = !no_color
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal()
+                && format == Format::Text;
+            scan(&engine, &paths, format, lang, verbose, color, jobs)
+        }
+        Command::Init {
+            domain,
+            name,
+            output,
+            force,
+        } => {
+            if domain.trim().is_empty() || domain.contains('@') || domain.contains(' ') {
+                bail!("--domain must be a domain name such as laocai.gov.vn");
+            }
+            let text = phishgate_core::config::starter_toml(&domain, &name.replace('"', "'"));
+            match output {
+                None => print!("{text}"),
+                Some(p) => {
+                    if p.exists() && !force {
+                        bail!("{} exists; use --force to overwrite", p.display());
+                    }
+                    std::fs::write(&p, text)
+                        .with_context(|| format!("cannot write {}", p.display()))?;
+                    eprintln!("phishgate: wrote {}", p.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { config } => {
+            let c = load_config(config.as_ref())?;
+            print!(
+                "{}",
+                toml::to_string_pretty(&c).context("cannot print configuration")?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            config,
+            limit,
+            rounds,
+            json,
+            paths,
+        } => {
+            let engine = build_engine(config.as_ref())?;
+            bench::run(&engine, &paths, limit, rounds.max(1), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Messages handed to the worker threads at a time (keeps output in order
+/// and memory bounded on huge mailboxes).
+const BATCH: usize = 512;
+
+fn scan(
+    engine: &Engine,
+    paths: &[String],
+    format: Format,
+    lang: Lang,
+    verbose: bool,
+    color: bool,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?;
+    let items = input::expand(paths);
+    let progress = if items.len() >= 50 && std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(items.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} messages [{elapsed_precise}] {wide_bar} {per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+    let printer = Printer {
+        engine,
+        format,
+        lang,
+        verbose,
+        color,
+    };
+    let envelope = Envelope::default();
+    let facts = Facts::default();
+    let started = std::time::Instant::now();
+    let mut counts = [0usize; 4];
+    let errors = AtomicUsize::new(0);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for batch in items.chunks(BATCH) {
+        let outcomes: Vec<Outcome> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|item| {
+                    let o = scan_item(engine, item, &envelope, &facts);
+                    if let Some(pb) = &progress {
+                        pb.inc(1);
+                    }
+                    o
+                })
+                .collect()
+        });
+        for o in outcomes {
+            match &o {
+                Outcome::Scanned { result, .. } => {
+                    let idx = match result.action {
+                        Action::Accept => 0,
+                        Action::Warn => 1,
+                        Action::Quarantine => 2,
+                        Action::Reject => 3,
+                    };
+                    if let Some(c) = counts.get_mut(idx) {
+                        *c += 1;
+                    }
+                }
+                Outcome::Failed { .. } => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let write = if progress.is_some() {
+                // Keep the bar intact while printing.
+                let mut buf = Vec::new();
+                printer.print(&mut buf, &o)?;
+                if let Some(pb) = &progress {
+                    pb.suspend(|| out.write_all(&buf).and_then(|_| out.flush()))
+                } else {
+                    Ok(())
+                }
+            } else {
+                printer.print(&mut out, &o)
+            };
+            if let Err(e) = write {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::from(2));
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    out.flush().ok();
+    let errors = errors.load(Ordering::Relaxed);
+    printer.summary(&counts, errors, started.elapsed())?;
+    let flagged: usize = counts.iter().skip(1).sum();
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else if flagged > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -> Outcome {
+    let source = item.source();
+    let data = match item {
+        Item::Error { message, .. } => {
+            return Outcome::Failed {
+                source,
+                message: message.clone(),
+            }
+        }
+        Item::Bytes { data, .. } => std::borrow::Cow::Borrowed(data.as_slice()),
+        Item::File(p) => match std::fs::read(p) {
+            Ok(d) => std::borrow::Cow::Owned(d),
+            Err(e) => {
+                return Outcome::Failed {
+                    message: format!("cannot read {source}: {e}"),
+                    source,
+                }
+            }
+        },
+    };
+    if data.is_empty() {
+        return Outcome::Failed {
+            source,
+            message: "empty file: not an e-mail message".into(),
+        };
+    }
+    let result = engine.scan(&ScanInput {
+        raw: &data,
+        envelope,
+        facts,
+    });
+    if result.symbols.iter().any(|s| s.name == "NOT_MAIL") {
+        return Outcome::Failed {
+            source,
+            message: "not an e-mail message (no header lines at the start)".into(),
+        };
+    }
+    Outcome::Scanned { source, result }
+}

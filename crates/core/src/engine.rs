@@ -1,0 +1,193 @@
+//! The engine: configuration compiled once, then one pure call per message.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::Context;
+use crate::config::{Config, Thresholds};
+use crate::pipeline;
+use crate::scoring::{self, Action, CompiledComposite, ScoredSymbol};
+use crate::symbols::Findings;
+use crate::text::TextRules;
+use crate::view::auth::AuthResults;
+use crate::view::MessageView;
+
+/// The SMTP envelope and session, when the message comes from an MTA.
+/// Empty for a message read from a file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Envelope {
+    /// MAIL FROM address (empty string for the null sender).
+    pub mail_from: Option<String>,
+    /// RCPT TO addresses.
+    pub rcpt_to: Vec<String>,
+    /// Connecting client's IP address.
+    pub client_ip: Option<String>,
+    /// HELO/EHLO name.
+    pub helo: Option<String>,
+    /// SMTP AUTH user, when the client authenticated (internal submission).
+    pub authenticated_user: Option<String>,
+}
+
+/// Results of enrichment done before analysis (by the gateway, with I/O).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Authentication results the gateway verified itself; believed like a
+    /// header stamped by the organisation's `authserv_id`.
+    pub auth: Option<AuthResults>,
+}
+
+/// One message to scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanInput<'a> {
+    /// The raw RFC 5322 message.
+    pub raw: &'a [u8],
+    /// Envelope, if known.
+    pub envelope: &'a Envelope,
+    /// Enrichment results.
+    pub facts: &'a Facts,
+}
+
+/// Language of explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Vietnamese.
+    #[default]
+    Vi,
+    /// English.
+    En,
+}
+
+/// An explained verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanResult {
+    /// Total score.
+    pub score: f64,
+    /// Action chosen.
+    pub action: Action,
+    /// Thresholds in force.
+    pub thresholds: ThresholdsOut,
+    /// Symbols, strongest first.
+    pub symbols: Vec<ScoredSymbol>,
+    /// From address, if any.
+    pub from: Option<String>,
+    /// Decoded subject.
+    pub subject: String,
+    /// Message-ID, if any.
+    pub message_id: Option<String>,
+    /// Size in bytes.
+    pub size: usize,
+}
+
+/// Thresholds as reported in a result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdsOut {
+    /// Warn threshold.
+    pub warn: f64,
+    /// Quarantine threshold.
+    pub quarantine: f64,
+    /// Reject threshold.
+    pub reject: f64,
+}
+
+impl From<Thresholds> for ThresholdsOut {
+    fn from(t: Thresholds) -> Self {
+        ThresholdsOut {
+            warn: t.warn,
+            quarantine: t.quarantine,
+            reject: t.reject,
+        }
+    }
+}
+
+/// The engine could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A keyword list failed to compile.
+    #[error("keyword list {file}, line {line}: {message}")]
+    Keywords {
+        /// Which list.
+        file: &'static str,
+        /// Line in that list.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Compiled configuration. Immutable; share it between threads.
+pub struct Engine {
+    pub(crate) config: Config,
+    pub(crate) composites: Vec<CompiledComposite>,
+    pub(crate) text: TextRules,
+}
+
+impl Engine {
+    /// Compiles a configuration.
+    pub fn new(config: Config) -> Result<Engine, EngineError> {
+        let composites = scoring::compile_composites(&config);
+        let text = TextRules::new(&config)?;
+        Ok(Engine {
+            config,
+            composites,
+            text,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Scans one message. Pure; never panics on any input.
+    pub fn scan(&self, input: &ScanInput<'_>) -> ScanResult {
+        let view = MessageView::build(input.raw, &self.config.limits);
+        self.scan_view(&view, input)
+    }
+
+    /// Scans a message already reduced to a view.
+    pub fn scan_view(&self, view: &MessageView, input: &ScanInput<'_>) -> ScanResult {
+        let mut findings = Findings::default();
+        let mut ctx = Context::new(self, view, input.envelope, input.facts);
+        pipeline::run(&mut ctx, &mut findings);
+        let verdict = scoring::score(findings.as_slice(), &self.config, &self.composites);
+        ScanResult {
+            score: verdict.score,
+            action: verdict.action,
+            thresholds: self.config.actions.into(),
+            symbols: verdict.symbols,
+            from: view.from.as_ref().map(|m| m.address.clone()),
+            subject: view.subject.clone(),
+            message_id: view.message_id.clone(),
+            size: view.size,
+        }
+    }
+
+    /// A symbol's description in a language (the other language, then the
+    /// name, when missing).
+    pub fn describe(&self, name: &str, lang: Lang) -> String {
+        if let Some(s) = self.config.symbols.get(name) {
+            let (first, second) = match lang {
+                Lang::Vi => (&s.vi, &s.en),
+                Lang::En => (&s.en, &s.vi),
+            };
+            if !first.is_empty() {
+                return first.clone();
+            }
+            if !second.is_empty() {
+                return second.clone();
+            }
+        }
+        if let Some(c) = self.config.composites.iter().find(|c| c.name == name) {
+            let d = match lang {
+                Lang::Vi => &c.vi,
+                Lang::En => &c.en,
+            };
+            if !d.is_empty() {
+                return d.clone();
+            }
+        }
+        name.to_string()
+    }
+}
