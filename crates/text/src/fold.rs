@@ -122,9 +122,10 @@ impl Folded {
 ///   `covid19`) are never VNI ([`Obfuscation::Telex`], [`Obfuscation::Vni`]).
 /// * **White space and punctuation.** Runs of white space become one space, or one `'\n'` if
 ///   they contain a line break. Quotes, `: . , ! ? ( ) / @` and `>` at the start of a line are
-///   kept; `- _ *` are kept only between two one-letter words (so that a second fold sees the
-///   same split-letter candidates); a curly apostrophe between two letters becomes `'`
-///   (`I’m` -> `i'm`); every other symbol becomes a space.
+///   kept; a curly apostrophe between two letters becomes `'` (`I’m` -> `i'm`); every other
+///   symbol becomes a space, except between two one-letter words that stay as they are
+///   (`a+b`, `O=c=O`, `a-b`): kept there, a second fold sees the same split-letter candidates
+///   as the first.
 #[must_use]
 pub fn fold(input: &str) -> Folded {
     let (input, truncated) = truncate(input);
@@ -226,7 +227,7 @@ impl Word {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Piece {
     Word(Word),
-    /// A run of white space and dropped punctuation; `wide` when it was two characters or more.
+    /// A run of white space; `wide` when it was two characters or more.
     Space {
         wide: bool,
     },
@@ -234,6 +235,9 @@ pub(crate) enum Piece {
     Newline,
     /// Kept punctuation, a split separator (`. - _ *`) or `'>'` at line start.
     Punct(char),
+    /// Any other symbol or punctuation: a space in the output, except between two one-letter
+    /// words (see `emit`). It never links a split-letter run (`O=c=O` is not `oco`).
+    Symbol(char),
 }
 
 /// Pass 1: characters to pieces.
@@ -619,7 +623,9 @@ impl<'f> Scanner<'f> {
             self.pieces.push(Piece::Punct(c));
             self.line_start = false;
         } else {
-            self.gap_len = self.gap_len.saturating_add(1);
+            // Dropped: a space in the output (see `emit`), which does not end the line start.
+            self.flush_gap();
+            self.pieces.push(Piece::Symbol(c));
         }
     }
 
@@ -656,6 +662,16 @@ fn emit(pieces: &[Piece], buf: &str, conversions: &[(usize, Conversion)], out: &
             Piece::Newline => {
                 push_newline(out);
                 gap_newline = true;
+            }
+            Piece::Symbol(c) => {
+                let keep = prev_single
+                    && !gap_newline
+                    && *next_single.get_or_insert_with(|| next_word_is_single(pieces, i));
+                if keep {
+                    out.push(c);
+                } else {
+                    push_space(out);
+                }
             }
             Piece::Punct(c) if chars::is_split_sep(c) && c != '.' => {
                 let keep = prev_single
@@ -695,7 +711,7 @@ fn next_word_is_single(pieces: &[Piece], from: usize) -> bool {
         match piece {
             Piece::Word(w) => return w.single.is_some(),
             Piece::Newline => return false,
-            Piece::Space { .. } | Piece::Punct(_) => {}
+            Piece::Space { .. } | Piece::Punct(_) | Piece::Symbol(_) => {}
         }
     }
     false

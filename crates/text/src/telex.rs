@@ -36,8 +36,8 @@
 //!   addresses are never converted either.
 //!
 //! A candidate is converted when the Vietnamese words outnumber the English ones, there are
-//! at least 1 (strong candidate) or 2 (weak candidate: a bare final `s`/`r`/`x`, which end many
-//! English words, or trailing VNI digits) of them, and it is not an English phrase quoted in
+//! at least 1 (strong candidate) or 2 (weak candidate: only a final `s`/`r`/`x` or a doubled
+//! `ee`/`oo`, which many English words have, or only a final VNI tone digit) of them, and it is not an English phrase quoted in
 //! Vietnamese text: an English word (or a word of an address) right next to it with no
 //! Vietnamese word on its other side keeps it as it is (`... đọc kỹ: has been suspended` keeps
 //! `been`, `hxxp://laocai.gov.vn.secure-docs[.]top/` keeps `docs`).
