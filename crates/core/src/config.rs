@@ -199,6 +199,8 @@ pub struct Lists {
     pub login_paths: Vec<String>,
     /// Click-tracking and mailing services.
     pub tracking_redirects: Vec<String>,
+    /// Link destinations trusted like the organisation's own (suffixes).
+    pub trusted_domains: Vec<String>,
     /// Groups of registrable domains that belong to one sender.
     pub sender_families: Vec<Vec<String>>,
     /// Extensions of programs.
@@ -324,6 +326,7 @@ impl Config {
             &mut l.suspicious_tlds,
             &mut l.login_paths,
             &mut l.tracking_redirects,
+            &mut l.trusted_domains,
             &mut l.executable_extensions,
             &mut l.script_extensions,
             &mut l.disk_image_extensions,

@@ -5,15 +5,25 @@
 //! 1. **Scan** ([`Scanner`]): one pass over the characters. Drops invisible characters and
 //!    combining marks (after canonical decomposition), lower-cases, maps `đ`, styled Latin and
 //!    Cyrillic/Greek look-alikes, and cuts the text into [`Piece`]s: words (their folded letters
-//!    live in one shared buffer), runs of white space, line breaks and punctuation. Punctuation
-//!    that folding does not keep becomes white space here, so that later passes see the same
-//!    shape as a second fold of the output would.
+//!    live in one shared buffer), runs of white space, line breaks, kept punctuation and other
+//!    symbols. Accented Latin letters take a table-driven fast path ([`crate::latin`]).
+//!    Each word notes the diacritics it carried (evidence of Vietnamese for pass 3) and whether
+//!    it could be a Telex/VNI leftover at all, so pass 3 looks at few words.
 //! 2. **Split letters** ([`crate::split`]): joins runs of single letters (`t.à.i k.h.o.ả.n`).
 //! 3. **Telex/VNI** ([`crate::telex`]): decides, with the words around, which leftovers of an
 //!    unconverted Vietnamese keyboard (`xacs`, `ta2i`) to de-type.
 //!
-//! Then [`emit`] writes the text: words, one space for any run of white space, one `'\n'` for
-//! any run of line breaks, kept punctuation.
+//! Then [`emit`] writes the text: words, one space for any run of white space or symbols, one
+//! `'\n'` for any run of line breaks, kept punctuation.
+//!
+//! # Idempotence
+//!
+//! `fold(fold(x).text) == fold(x)` holds because every decision is made from what the output
+//! still shows: the split-letter rule looks at letters and at the separators that the output
+//! keeps between one-letter words (never at case or at how wide a gap was); the Telex rule counts
+//! evidence that a second pass can only see less of (diacritics are gone) against English words
+//! it can only see more of; look-alikes left in place are left for a reason the output still
+//! shows (the rest of the word is Cyrillic). The generated-input tests check it.
 
 use std::fmt;
 

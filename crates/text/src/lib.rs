@@ -22,7 +22,8 @@
 //!
 //! Folding keeps what the analysis needs for context: quotes (an advisory quotes the lure it
 //! warns about), `>` at the start of a line and line breaks (quoted replies), and the sentence
-//! punctuation `: . , ! ? ( ) / @`. Everything else that is not a letter or digit becomes a space.
+//! punctuation `: . , ! ? ( ) / @`. Everything else that is not a letter or digit becomes a space
+//! (except between two one-letter words, where it is kept so that folding stays idempotent).
 //!
 //! The obfuscations removed are themselves evidence: legitimate mail is rarely written with
 //! Cyrillic letters inside Latin words or with letters spaced out by dots. [`Folded`] reports them.

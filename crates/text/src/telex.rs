@@ -5,9 +5,12 @@
 //!
 //! * **Telex**: a tone key at the end of the word (`s f r x j`: `xacs` -> `xac`, `taif`,
 //!   `khoanr`), `dd` at the start (`ddaay` -> `day`), doubled vowels (`aa ee oo` -> `â ê ô`),
-//!   `aw ow uw` (`ă ơ ư`) and `w` alone (`ư`: `nhw` -> `nhu`). A doubled tone key (`ss`) types the
-//!   letter itself, so `access`, `process`, `class` are never candidates. Tone keys typed in the
-//!   middle of a word (`xasc`) are not handled: IMEs accept them, people rarely type them.
+//!   `aw ow uw` (`ă ơ ư`), `w` after a final consonant for the vowel before it (`truongw` ->
+//!   `trương`, `chuaw` -> `chưa`) and `w` alone (`ư`: `nhw` -> `nhu`). Each marked vowel must be
+//!   followed by what Vietnamese allows after it (`ă` only before a final consonant, `ơ` never
+//!   before `a`...), so `law`, `baa`, `owa` are not Telex. A doubled tone key (`ss`) types the
+//!   letter itself, so `access`, `process`, `class` are never candidates. Tone keys typed in
+//!   the middle of a word (`xasc`) are not handled: IMEs accept them, people rarely type them.
 //! * **VNI**: digits inside or at the end of a word (`xa1c`, `ta2i`, `khoa3n`, `d9i`). Each digit
 //!   must follow what it modifies (`9` right after the initial `d`, `6` after `a e o`, `7` after
 //!   `o u`, `8` after `a`, tones `1`-`5` after a vowel), at most two digits in a row and four in
@@ -27,8 +30,8 @@
 //!   stacked, `đ`), or other diacritics on a Vietnamese syllable (`là`, `xác`, not Portuguese
 //!   `está`); or it is a Vietnamese-distinctive syllable
 //!   (onset `ng nh kh x...`, rhyme `-nh`, vowel clusters, see
-//!   [`crate::syllable::is_distinctive`]); or it is itself a candidate that is strong (uses more
-//!   than a final tone key) or converts to a distinctive syllable.
+//!   [`crate::syllable::is_distinctive`]); or it is itself a candidate that is strong (see
+//!   below) or converts to a distinctive syllable.
 //! * **English**: a plain word of two letters or more that is not a syllable nor a candidate
 //!   (`please`, `account`), or one of a short list of English words spelled like syllables.
 //! * anything else (numbers, other scripts, plain syllables like `ban`, and the words of
@@ -37,10 +40,10 @@
 //!
 //! A candidate is converted when the Vietnamese words outnumber the English ones, there are
 //! at least 1 (strong candidate) or 2 (weak candidate: only a final `s`/`r`/`x` or a doubled
-//! `ee`/`oo`, which many English words have, or only a final VNI tone digit) of them, and it is not an English phrase quoted in
-//! Vietnamese text: an English word (or a word of an address) right next to it with no
-//! Vietnamese word on its other side keeps it as it is (`... đọc kỹ: has been suspended` keeps
-//! `been`, `hxxp://laocai.gov.vn.secure-docs[.]top/` keeps `docs`).
+//! `ee`/`oo`, which many English words have, or only a final VNI tone digit) of them, and it is
+//! not an English phrase quoted in Vietnamese text: an English word (or a word of an address)
+//! right next to it with no Vietnamese word on its other side keeps it as it is (`... đọc kỹ:
+//! has been suspended` keeps `been`, `hxxp://laocai.gov.vn.secure-docs[.]top/` keeps `docs`).
 //! Words on the [`PROTECTED`] list (`this`, `is`, `has`, `was`, `we`, `too`, `down`...) are
 //! never converted: their Vietnamese reading is rare and they appear inside Vietnamese mail.
 //!
@@ -599,19 +602,18 @@ pub(crate) fn convert(pieces: &[Piece], buf: &str, flags: &mut Flags) -> Vec<(us
     let mut words = 0usize;
     for (i, piece) in pieces.iter().enumerate() {
         if let Piece::Word(w) = piece {
-            let text = w.text(buf);
             debug_assert_eq!(
                 w.hint,
-                text.is_ascii() && may_be_candidate(text.as_bytes()),
-                "{text}"
+                w.text(buf).is_ascii() && may_be_candidate(w.text(buf).as_bytes()),
+                "{}",
+                w.text(buf)
             );
-            if !w.hint {
-                words += 1;
-                continue;
-            }
-            if let Some(conv) = candidate(text) {
-                if !is_protected(text) && !is_technical(pieces, i) {
-                    candidates.push((words, i, conv));
+            if w.hint {
+                let text = w.text(buf);
+                if let Some(conv) = candidate(text) {
+                    if !is_protected(text) && !is_technical(pieces, i) {
+                        candidates.push((words, i, conv));
+                    }
                 }
             }
             words += 1;

@@ -61,7 +61,8 @@ const BRAND_DOMAINS: &[(&str, &[&str])] = &[
 /// and FREEMAIL_FROM.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let Some(from) = &ctx.view.from else { return };
-    if ctx.is_freemail(&from.domain) {
+    let freemail = ctx.is_freemail(&from.domain);
+    if freemail {
         f.hit("FREEMAIL_FROM", from.domain.clone());
         // `tccb.sotttt.laocai@gmail.com`: the organisation's name in a free
         // mail address is a claim to be the organisation.
@@ -121,7 +122,10 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         let cat: &str = &hit.category;
         let phrase = fold_name(&hit.phrase);
         let claim = match cat {
-            "it_support" | "unit" => true,
+            "it_support" => true,
+            // Every organisation has an accounting office; only free mail
+            // posing as one of ours is a disguise.
+            "unit" => freemail,
             "webmail" => !brand_domain_ok(&phrase, &from.domain),
             // Other public bodies write from gov.vn; an authority's name from
             // free mail or a commercial domain is a disguise.

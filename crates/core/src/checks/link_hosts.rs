@@ -19,7 +19,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let lists = &ctx.config.lists;
     for (l, w) in ctx.weighed_links() {
         let Some(u) = &l.url else { continue };
-        if ctx.is_own_host(&u.host) {
+        if ctx.is_own_host(&u.host) || ctx.is_trusted_host(&u.host) {
             continue;
         }
         f.add("FOREIGN_LINK", 1.0, vec![u.host.clone()]);

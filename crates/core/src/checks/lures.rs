@@ -79,8 +79,12 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         );
     }
     if let Some(own) = &t.own {
-        let brand_hit = !ctx.engine.text.brands.find(own).is_empty();
-        if !own.obfuscations.is_empty() && (any_direct || brand_hit) {
+        // Obfuscation matters when it hides something: a lure, or a name
+        // the sender borrows. (The brand search runs only then: it is a
+        // second pass over the whole text.)
+        if !own.obfuscations.is_empty()
+            && (any_direct || !ctx.engine.text.brands.find(own).is_empty())
+        {
             let kinds: Vec<&str> = own.obfuscations.iter().map(|o| o.as_str()).collect();
             f.add("TEXT_OBFUSCATION", 1.0, kinds);
         }

@@ -109,6 +109,15 @@ impl<'a> Context<'a> {
             .any(|d| host_in_domain(host, d))
     }
 
+    /// Whether a link host is under a trusted registry (`trusted_domains`).
+    pub fn is_trusted_host(&self, host: &str) -> bool {
+        self.config
+            .lists
+            .trusted_domains
+            .iter()
+            .any(|d| host_in_domain(host, d))
+    }
+
     /// Whether a domain is a free mail provider.
     pub fn is_freemail(&self, domain: &str) -> bool {
         let reg = registrable_domain(domain);

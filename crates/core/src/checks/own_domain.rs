@@ -37,6 +37,14 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             );
         }
     }
+    if ctx.envelope.client_ip.is_none() && !aligned_pass(ctx) {
+        if let Some(hop) = entry_from_outside(ctx) {
+            f.hit(
+                "OWN_DOMAIN_FROM_OUTSIDE",
+                format!("{} via {hop}", from.domain),
+            );
+        }
+    }
     let env = ctx.envelope;
     if env.authenticated_user.is_none() {
         if let Some(ip) = &env.client_ip {
@@ -75,6 +83,85 @@ fn aligned_pass(ctx: &Context<'_>) -> bool {
                         .any(|o| host_in_domain(d, o))
                 }))
     })
+}
+
+/// For a stored message: the hop where the organisation's server took the
+/// message in. When the top `Received` written by our server (`by` our
+/// `authserv_id` or an own host) shows an unauthenticated client with a
+/// public address and a name outside our domains, an own-domain From came
+/// from outside. Internal submission shows `ESMTPA`/`ESMTPSA`, a private
+/// address, or an own host name.
+fn entry_from_outside(ctx: &Context<'_>) -> Option<String> {
+    let id = &ctx.config.organization.authserv_id;
+    // Walk down from the top: hops inside the organisation (LMTP delivery,
+    // content filters on localhost, relays with private addresses) are
+    // skipped until the hop where the message entered.
+    for r in &ctx.view.received {
+        let lower = r.trim().to_lowercase();
+        let by = lower
+            .split(" by ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or("")
+            .trim_end_matches([';', ')', '(']);
+        let ours =
+            (!id.is_empty() && by == id.as_str()) || ctx.is_own_host(by) || by == "localhost";
+        if !ours {
+            return None;
+        }
+        let from_part = lower
+            .strip_prefix("from ")
+            .map(|s| s.split(" by ").next().unwrap_or(""))
+            .unwrap_or("");
+        if from_part.is_empty() {
+            return None;
+        }
+        let authenticated = [
+            " esmtpa",
+            " esmtpsa",
+            " lmtpa",
+            " smtpa",
+            " with http",
+            " with local",
+            "authenticated",
+        ]
+        .iter()
+        .any(|k| lower.contains(k));
+        if authenticated {
+            return None;
+        }
+        let helo = from_part.split_whitespace().next().unwrap_or("");
+        let own_name = helo == "localhost"
+            || ctx.is_own_host(helo)
+            || from_part.split(['(', ')', ' ', '[']).any(|w| {
+                !w.is_empty() && w.contains('.') && ctx.is_own_host(w.trim_end_matches('.'))
+            });
+        match bracketed_ip(from_part).or_else(|| paren_ip(from_part)) {
+            Some(ip) if is_internal_ip(&ip) => continue,
+            Some(ip) if !own_name => return Some(format!("{helo} [{ip}]")),
+            Some(_) => continue,
+            None if own_name => continue,
+            None => return None,
+        }
+    }
+    None
+}
+
+/// `(10.10.1.5)`: some MTAs write the address in parentheses.
+fn paren_ip(s: &str) -> Option<String> {
+    s.split(['(', ')', ' '])
+        .filter_map(|w| w.parse::<std::net::IpAddr>().ok())
+        .map(|a| a.to_string())
+        .next()
+}
+
+/// The first `[a.b.c.d]` (or `[IPv6:…]`) in a Received `from` clause.
+fn bracketed_ip(s: &str) -> Option<String> {
+    let start = s.find('[')?;
+    let rest = s.get(start + 1..)?;
+    let end = rest.find(']')?;
+    let ip = rest.get(..end)?.trim_start_matches("ipv6:");
+    ip.parse::<std::net::IpAddr>().ok().map(|a| a.to_string())
 }
 
 /// Loopback and private ranges: the MTA's own relays.

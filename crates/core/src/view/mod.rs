@@ -116,6 +116,9 @@ pub struct BodyHtml {
     pub embeds: usize,
 }
 
+/// Received headers kept for the checks (the top ones are ours).
+pub const MAX_RECEIVED_KEPT: usize = 8;
+
 /// An anomaly met while reading the message: a symbol name and evidence.
 pub type Anomaly = (&'static str, String);
 
@@ -144,6 +147,8 @@ pub struct MessageView {
     pub auth_results: Vec<AuthResults>,
     /// Received headers.
     pub received_count: usize,
+    /// The first Received headers (top first), unfolded, bounded.
+    pub received: Vec<String>,
     /// The sender's own words from all body parts.
     pub own_text: String,
     /// Quoted and forwarded words (including nested messages).
@@ -231,6 +236,20 @@ impl MessageView {
                 }
             } else if name.eq_ignore_ascii_case("Received") {
                 self.received_count += 1;
+                if self.received.len() < MAX_RECEIVED_KEPT {
+                    let unfolded: String = value
+                        .chars()
+                        .take(1024)
+                        .map(|c| {
+                            if c == '\r' || c == '\n' || c == '\t' {
+                                ' '
+                            } else {
+                                c
+                            }
+                        })
+                        .collect();
+                    self.received.push(unfolded);
+                }
             }
         }
     }
