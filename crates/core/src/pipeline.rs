@@ -32,4 +32,5 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     checks::office_macros::check(ctx, f);
     checks::archives::check(ctx, f);
     checks::html_attachments::check(ctx, f);
+    checks::pdf_attachments::check(ctx, f);
 }

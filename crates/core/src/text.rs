@@ -167,6 +167,18 @@ fn push_hit(v: &mut Vec<Hit>, category: &str, phrase: &str, cited: bool) {
 const NEGATION_WORDS: &[&str] = &[
     "khong", "ko", "kh", "chang", "never", "not", "don't", "dont", "no", "nobody", "won't",
 ];
+/// Words that open a new clause and end a negation's scope.
+const SCOPE_BREAKERS: &[&str] = &[
+    "se",
+    "thi",
+    "nhung",
+    "but",
+    "will",
+    "then",
+    "otherwise",
+    "neu",
+    "if",
+];
 /// Words that make a following negation a condition, as in a threat:
 /// "**nếu** không xác minh…", "**if** you do not…".
 const CONDITION_WORDS: &[&str] = &["neu", "if", "unless", "otherwise", "failure", "failing"];
@@ -212,6 +224,15 @@ fn is_negated(text: &str, hit: &PhraseHit) -> bool {
     // "không thể" (cannot) belongs to threats, not advice.
     if words.get(neg).map(|w| w.1) == Some("khong")
         && words.get(neg + 1).map(|w| w.1) == Some("the")
+    {
+        return false;
+    }
+    // A new clause between the negation and the phrase ends its scope:
+    // "… sẽ **không** được chuyển sang máy chủ mới **và sẽ** bị vô hiệu hóa".
+    if words
+        .iter()
+        .skip(neg + 1)
+        .any(|(_, w)| SCOPE_BREAKERS.contains(w))
     {
         return false;
     }
@@ -351,6 +372,17 @@ mod tests {
             "",
         );
         assert!(t.direct("verify_account").next().is_some(), "{:?}", t.hits);
+    }
+
+    #[test]
+    fn negation_scope_ends_at_a_new_clause() {
+        let r = rules();
+        let t = analyse(
+            &r,
+            "cac tai khoan chua phan hoi se khong duoc chuyen sang may chu moi va se bi vo hieu hoa",
+            "",
+        );
+        assert!(t.direct("account_threat").next().is_some(), "{:?}", t.hits);
     }
 
     #[test]

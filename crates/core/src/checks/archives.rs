@@ -45,6 +45,10 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             if risky {
                 f.add("ARCHIVE_RISKY_MEMBER", w, vec![m.path.clone()]);
             }
+            let member_name = m.path.rsplit('/').next().unwrap_or("");
+            if let Some(why) = super::attachments::double_extension(member_name, ctx) {
+                f.add("ATTACH_DOUBLE_EXTENSION", w, vec![why]);
+            }
         }
         if arch.encrypted {
             any_encrypted = true;

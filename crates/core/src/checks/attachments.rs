@@ -74,7 +74,7 @@ fn display_name(a: &Attachment) -> String {
 }
 
 /// `x.pdf.exe`, `x.pdf      .exe`, or a right-to-left override in the name.
-fn double_extension(name: &str, ctx: &Context<'_>) -> Option<String> {
+pub fn double_extension(name: &str, ctx: &Context<'_>) -> Option<String> {
     if name.contains('\u{202e}') || name.contains('\u{200f}') {
         return Some(format!(
             "{} (right-to-left override)",

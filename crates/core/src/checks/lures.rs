@@ -62,6 +62,12 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             f.add(sym, lure_weight, phrases);
         }
     }
+    if let Some(own) = &t.own {
+        if let Some(evidence) = credential_fields(&own.text) {
+            any_direct = true;
+            f.add("LURE_CREDENTIALS_REQUEST", lure_weight, vec![evidence]);
+        }
+    }
     let mut quoted: Vec<String> = cited.iter().map(|s| s.to_string()).collect();
     quoted.extend(
         t.quoted_hits
@@ -88,5 +94,68 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             let kinds: Vec<&str> = own.obfuscations.iter().map(|o| o.as_str()).collect();
             f.add("TEXT_OBFUSCATION", 1.0, kinds);
         }
+    }
+}
+
+/// Labels of a user name field and of a password field, folded.
+const USER_LABELS: &[&str] = &[
+    "ten dang nhap",
+    "tai khoan",
+    "username",
+    "user name",
+    "user id",
+    "email",
+    "dia chi email",
+    "login",
+];
+const PASSWORD_LABELS: &[&str] = &[
+    "mat khau",
+    "password",
+    "passwd",
+    "mat khau cu",
+    "old password",
+];
+
+/// A fill-in form in the text: a line that is a user name label followed by
+/// `:` and, within the next three lines, a password label followed by `:`
+/// ("Tên đăng nhập: … / Mật khẩu: …") — the way reply-with-your-password
+/// lures ask, without any phrase to match.
+fn credential_fields(folded: &str) -> Option<String> {
+    let lines: Vec<&str> = folded.lines().map(str::trim).collect();
+    let is_label = |line: &str, labels: &[&str]| {
+        line.split_once(':').is_some_and(|(label, rest)| {
+            let label = label.trim().trim_start_matches(['-', '*', '•', ' ']).trim();
+            labels.contains(&label) && rest.trim().chars().count() <= 40
+        })
+    };
+    for (i, line) in lines.iter().enumerate() {
+        if is_label(line, USER_LABELS) {
+            for next in lines.iter().skip(i + 1).take(3) {
+                if is_label(next, PASSWORD_LABELS) {
+                    return Some(format!(
+                        "{} / {}",
+                        line.split(':').next().unwrap_or(""),
+                        next.split(':').next().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credential_fields;
+
+    #[test]
+    fn fill_in_credentials() {
+        assert!(
+            credential_fields("de nghi phan hoi:\nten dang nhap:\nmat khau:\nso dien thoai:")
+                .is_some()
+        );
+        assert!(credential_fields("username: ______\n\npassword: ______").is_some());
+        assert!(credential_fields("mat khau: doi dinh ky 3 thang mot lan").is_none());
+        assert!(credential_fields("email: a@b.vn\nso dien thoai: 0912").is_none());
     }
 }

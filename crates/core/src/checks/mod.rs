@@ -16,6 +16,7 @@ pub mod lookalike;
 pub mod lures;
 pub mod office_macros;
 pub mod own_domain;
+pub mod pdf_attachments;
 pub mod reply_to;
 
 use crate::config::Config;
