@@ -26,6 +26,8 @@ pub const LURES_TXT: &str = include_str!("../data/keywords/lures.txt");
 /// Names attackers borrow for display names.
 pub const BRANDS_TXT: &str = include_str!("../data/keywords/brands.txt");
 
+/// Weight of a lure phrase that is only talked about (see [`Hit::described`]).
+pub const DESCRIBED_WEIGHT: f64 = 0.5;
 /// How far before a lure phrase a negation cue may stand (bytes of folded text).
 const NEGATION_WINDOW: usize = 64;
 /// How far a quotation may extend around a phrase (bytes of folded text).
@@ -82,6 +84,8 @@ pub struct Hit {
     pub phrase: String,
     /// Cited (quoted or negated) rather than asked for.
     pub cited: bool,
+    /// Talked about: a word about phishing stands in the same sentence.
+    pub described: bool,
 }
 
 /// The text facts of one message, computed once and shared by the checks.
@@ -96,6 +100,16 @@ pub struct TextFacts {
 }
 
 impl TextFacts {
+    /// Weight of the strongest use of a category in the sender's own words:
+    /// 1 when asked for, 0.5 when only described, 0 when only cited.
+    pub fn weight(&self, category: &str) -> f64 {
+        self.hits
+            .iter()
+            .filter(|h| h.category == category && !h.cited)
+            .map(|h| if h.described { DESCRIBED_WEIGHT } else { 1.0 })
+            .fold(0.0, f64::max)
+    }
+
     /// Direct (not cited) hits of a category.
     pub fn direct(&self, category: &str) -> impl Iterator<Item = &Hit> {
         let category = category.to_string();
@@ -115,15 +129,20 @@ impl TextFacts {
 pub fn analyse(rules: &TextRules, own_words: &str, quoted: &str) -> TextFacts {
     let own = fold(own_words);
     let raw_hits = rules.lures.find(&own);
+    let advice: Vec<&PhraseHit> = raw_hits
+        .iter()
+        .filter(|h| h.category == "advisory")
+        .collect();
     let mut hits = Vec::new();
     for h in &raw_hits {
         let cat: &str = &h.category;
         if cat == "negation" {
             continue;
         }
-        let cited = cat != "advisory"
-            && (is_negated(&own.text, h) || is_in_quotes(&own.text, h.start, h.end));
-        push_hit(&mut hits, cat, &h.phrase, cited);
+        let lure = cat != "advisory";
+        let cited = lure && (is_negated(&own.text, h) || is_in_quotes(&own.text, h.start, h.end));
+        let described = lure && !cited && in_sentence_with(&own.text, h, &advice);
+        push_hit(&mut hits, cat, &h.phrase, cited, described);
     }
     let mut quoted_hits = Vec::new();
     if !quoted.trim().is_empty() {
@@ -131,7 +150,7 @@ pub fn analyse(rules: &TextRules, own_words: &str, quoted: &str) -> TextFacts {
         for h in rules.lures.find(&q) {
             let cat: &str = &h.category;
             if cat != "negation" && cat != "advisory" {
-                push_hit(&mut quoted_hits, cat, &h.phrase, true);
+                push_hit(&mut quoted_hits, cat, &h.phrase, true, false);
             }
         }
     }
@@ -142,13 +161,14 @@ pub fn analyse(rules: &TextRules, own_words: &str, quoted: &str) -> TextFacts {
     }
 }
 
-fn push_hit(v: &mut Vec<Hit>, category: &str, phrase: &str, cited: bool) {
+fn push_hit(v: &mut Vec<Hit>, category: &str, phrase: &str, cited: bool, described: bool) {
     if let Some(existing) = v
         .iter_mut()
         .find(|h| h.category == category && h.phrase == phrase)
     {
         // One direct use is enough for the phrase to count as asked for.
         existing.cited &= cited;
+        existing.described &= described;
         return;
     }
     if v.len() < 256 {
@@ -156,8 +176,31 @@ fn push_hit(v: &mut Vec<Hit>, category: &str, phrase: &str, cited: bool) {
             category: category.to_string(),
             phrase: phrase.to_string(),
             cited,
+            described,
         });
     }
+}
+
+/// Bytes around a lure phrase searched for a word about phishing.
+const DESCRIBE_WINDOW: usize = 160;
+
+/// A word about phishing ("lừa đảo", "giả mạo", "scam", "phishing") stands in
+/// the same sentence: the phrase is being talked about ("gift card scams
+/// rise 40%", "kẻ gian giả mạo … yêu cầu xác minh tài khoản").
+fn in_sentence_with(text: &str, hit: &PhraseHit, advice: &[&PhraseHit]) -> bool {
+    advice.iter().any(|a| {
+        let (lo, hi) = if a.end <= hit.start {
+            (a.end, hit.start)
+        } else if hit.end <= a.start {
+            (hit.end, a.start)
+        } else {
+            return true;
+        };
+        hi - lo <= DESCRIBE_WINDOW
+            && text
+                .get(lo..hi)
+                .is_some_and(|between| !between.contains(['.', '!', '?', '\n', ';']))
+    })
 }
 
 /// Words that negate what follows in advice ("tuyệt đối **không** cung cấp
@@ -225,6 +268,14 @@ fn is_negated(text: &str, hit: &PhraseHit) -> bool {
     if words.get(neg).map(|w| w.1) == Some("khong")
         && words.get(neg + 1).map(|w| w.1) == Some("the")
     {
+        return false;
+    }
+    // A consequence ("sẽ bị vô hiệu hóa", "will be closed") is negated only
+    // by a negation right before it; further back the negation belongs to
+    // the condition ("… không được chuyển … và sẽ bị vô hiệu hóa").
+    let text_after_neg = words.len().saturating_sub(neg + 1);
+    let phrase = text.get(hit.start..hit.end).unwrap_or("");
+    if (phrase.starts_with("se ") || phrase.starts_with("will ")) && text_after_neg >= 1 {
         return false;
     }
     // A new clause between the negation and the phrase ends its scope:

@@ -12,6 +12,14 @@ use crate::symbols::Findings;
 /// Emits BEC_MONEY_REQUEST, BEC_GIFT_CARD and BEC_SECRECY.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let t = &ctx.text;
+    // A warning about these scams (bank notices, advisories, news) names
+    // them; the lure check, which runs first (see pipeline.rs), decides
+    // whether the text reads as one.
+    let advisory_weight = if f.has("ADVISORY_CONTEXT") {
+        super::lures::ADVISORY_LURE_WEIGHT
+    } else {
+        1.0
+    };
     for (cat, sym) in [
         ("money_request", "BEC_MONEY_REQUEST"),
         ("gift_card", "BEC_GIFT_CARD"),
@@ -19,7 +27,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     ] {
         let phrases: Vec<String> = t.direct(cat).map(|h| h.phrase.clone()).collect();
         if !phrases.is_empty() {
-            f.add(sym, 1.0, phrases);
+            f.add(sym, advisory_weight * t.weight(cat), phrases);
         }
     }
 }

@@ -29,7 +29,7 @@ pub const LURE_SYMBOLS: &[(&str, &str)] = &[
 /// Distinct advisory phrases that make a text read as a warning.
 const ADVISORY_MIN_PHRASES: usize = 3;
 /// Weight left to direct lure phrases inside an advisory.
-const ADVISORY_LURE_WEIGHT: f64 = 0.25;
+pub const ADVISORY_LURE_WEIGHT: f64 = 0.25;
 
 /// Emits the LURE_* symbols, QUOTED_LURE, ADVISORY_CONTEXT, FORWARDED_CONTENT
 /// and TEXT_OBFUSCATION.
@@ -44,8 +44,9 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         .filter(|h| h.cited)
         .map(|h| h.phrase.as_str())
         .collect();
-    let is_advisory =
-        advisory.len() >= ADVISORY_MIN_PHRASES || (advisory.len() >= 2 && !cited.is_empty());
+    let described = t.hits.iter().any(|h| h.described);
+    let is_advisory = advisory.len() >= ADVISORY_MIN_PHRASES
+        || (advisory.len() >= 2 && (!cited.is_empty() || described));
     if is_advisory {
         f.add("ADVISORY_CONTEXT", 1.0, advisory.clone());
     }
@@ -59,7 +60,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         let phrases: Vec<String> = t.direct(cat).map(|h| h.phrase.clone()).collect();
         if !phrases.is_empty() {
             any_direct |= !matches!(*cat, "urgency" | "click_action");
-            f.add(sym, lure_weight, phrases);
+            f.add(sym, lure_weight * t.weight(cat), phrases);
         }
     }
     if let Some(own) = &t.own {

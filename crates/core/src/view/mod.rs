@@ -518,10 +518,31 @@ impl MessageView {
     /// The sender's own words plus the subject: what the reader is told.
     pub fn own_words(&self) -> String {
         let mut s = String::with_capacity(self.subject.len() + self.own_text.len() + 1);
-        s.push_str(&self.subject);
-        s.push('\n');
+        if !self.subject_is_quoted() {
+            s.push_str(&self.subject);
+            s.push('\n');
+        }
         s.push_str(&self.own_text);
         s
+    }
+
+    /// A forward's or reply's subject is the original message's words.
+    pub fn subject_is_quoted(&self) -> bool {
+        let lower = self.subject.trim_start().to_lowercase();
+        [
+            "fwd:",
+            "fw:",
+            "tv:",
+            "re:",
+            "trả lời:",
+            "chuyển tiếp:",
+            "fwd :",
+            "re :",
+            "aw:",
+            "wg:",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
     }
 }
 
