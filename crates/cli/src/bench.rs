@@ -29,7 +29,7 @@ pub fn run(
             break;
         }
         match item {
-            Item::File(p) => match std::fs::read(&p) {
+            Item::File(p, _) => match std::fs::read(&p) {
                 Ok(d) if !d.is_empty() => messages.push(d),
                 _ => skipped += 1,
             },

@@ -20,8 +20,10 @@ const SKIP_EXTENSIONS: &[&str] = &[
 /// Something to scan.
 #[derive(Debug, Clone)]
 pub enum Item {
-    /// A file holding one message.
-    File(PathBuf),
+    /// A file holding one message; `true` when named on the command line
+    /// (a file found while walking a folder that turns out not to be mail is
+    /// skipped with a note instead of being an error).
+    File(PathBuf, bool),
     /// A message already read (stdin, mbox member).
     Bytes {
         /// Label for output.
@@ -42,7 +44,7 @@ impl Item {
     /// Label for output.
     pub fn source(&self) -> String {
         match self {
-            Item::File(p) => p.display().to_string(),
+            Item::File(p, _) => p.display().to_string(),
             Item::Bytes { source, .. } | Item::Error { source, .. } => source.clone(),
         }
     }
@@ -170,14 +172,14 @@ fn file_items(path: &Path, out: &mut Vec<Item>, named: bool) {
         .map(|_| &head == b"From ")
         .unwrap_or(false);
     if !is_from_line {
-        out.push(Item::File(path.to_path_buf()));
+        out.push(Item::File(path.to_path_buf(), named));
         return;
     }
     match fs::read(path) {
         Ok(data) => {
             let msgs = split_mbox(&data);
             if msgs.len() <= 1 && !named {
-                out.push(Item::File(path.to_path_buf()));
+                out.push(Item::File(path.to_path_buf(), named));
             } else {
                 for (i, m) in msgs.into_iter().enumerate() {
                     out.push(Item::Bytes {

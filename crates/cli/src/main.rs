@@ -240,6 +240,7 @@ fn scan(
     let facts = Facts::default();
     let started = std::time::Instant::now();
     let mut counts = [0usize; 4];
+    let mut skipped = 0usize;
     let errors = AtomicUsize::new(0);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -272,6 +273,7 @@ fn scan(
                 Outcome::Failed { .. } => {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
+                Outcome::Skipped { .. } => skipped += 1,
             }
             let write = if progress.is_some() {
                 // Keep the bar intact while printing.
@@ -298,7 +300,7 @@ fn scan(
     }
     out.flush().ok();
     let errors = errors.load(Ordering::Relaxed);
-    printer.summary(&counts, errors, started.elapsed())?;
+    printer.summary(&counts, errors, skipped, started.elapsed())?;
     let flagged: usize = counts.iter().skip(1).sum();
     Ok(if errors > 0 {
         ExitCode::from(2)
@@ -319,7 +321,7 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
             }
         }
         Item::Bytes { data, .. } => std::borrow::Cow::Borrowed(data.as_slice()),
-        Item::File(p) => match std::fs::read(p) {
+        Item::File(p, _) => match std::fs::read(p) {
             Ok(d) => std::borrow::Cow::Owned(d),
             Err(e) => {
                 return Outcome::Failed {
@@ -329,10 +331,13 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
             }
         },
     };
+    let found_in_folder = matches!(item, Item::File(_, false));
     if data.is_empty() {
-        return Outcome::Failed {
-            source,
-            message: "empty file: not an e-mail message".into(),
+        let message = "empty file: not an e-mail message".to_string();
+        return if found_in_folder {
+            Outcome::Skipped { source, message }
+        } else {
+            Outcome::Failed { source, message }
         };
     }
     let result = engine.scan(&ScanInput {
@@ -341,9 +346,11 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
         facts,
     });
     if result.symbols.iter().any(|s| s.name == "NOT_MAIL") {
-        return Outcome::Failed {
-            source,
-            message: "not an e-mail message (no header lines at the start)".into(),
+        let message = "not an e-mail message (no header lines at the start)".to_string();
+        return if found_in_folder {
+            Outcome::Skipped { source, message }
+        } else {
+            Outcome::Failed { source, message }
         };
     }
     Outcome::Scanned { source, result }

@@ -31,6 +31,14 @@ pub enum Outcome {
         /// The verdict.
         result: ScanResult,
     },
+    /// Found while walking a folder and not mail (a LICENSE, a notes file):
+    /// noted on stderr, not an error.
+    Skipped {
+        /// Where it came from.
+        source: String,
+        /// Why it was skipped.
+        message: String,
+    },
     /// Not scanned.
     Failed {
         /// Where it came from.
@@ -133,6 +141,18 @@ impl Printer<'_> {
                 )
             }
             (Format::Text, Outcome::Scanned { source, result }) => self.text(out, source, result),
+            (_, Outcome::Skipped { source, message }) => {
+                let word = if self.lang == Lang::Vi {
+                    "bỏ qua"
+                } else {
+                    "skipped"
+                };
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "phishgate: {word} {source}: {message}"
+                );
+                Ok(())
+            }
         }
     }
 
@@ -221,19 +241,20 @@ impl Printer<'_> {
         &self,
         counts: &[usize; 4],
         errors: usize,
+        skipped: usize,
         took: Duration,
     ) -> std::io::Result<()> {
         let total: usize = counts.iter().sum();
         let [a, w, q, r] = *counts;
         let line = if self.lang == Lang::Vi {
             format!(
-                "{total} thư: {} chấp nhận, {} cảnh báo, {} cách ly, {} từ chối, {errors} lỗi ({:.2} s)",
+                "{total} thư: {} chấp nhận, {} cảnh báo, {} cách ly, {} từ chối, {errors} lỗi, {skipped} bỏ qua ({:.2} s)",
                 a, w, q, r,
                 took.as_secs_f64()
             )
         } else {
             format!(
-                "{total} messages: {} accept, {} warn, {} quarantine, {} reject, {errors} errors ({:.2} s)",
+                "{total} messages: {} accept, {} warn, {} quarantine, {} reject, {errors} errors, {skipped} skipped ({:.2} s)",
                 a, w, q, r,
                 took.as_secs_f64()
             )

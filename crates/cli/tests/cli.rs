@@ -134,6 +134,29 @@ fn folders_are_walked_recursively() {
 }
 
 #[test]
+fn non_mail_found_in_a_folder_is_skipped_not_an_error() {
+    let d = tmpdir("skip");
+    std::fs::write(d.join("LICENSE"), "Permission is hereby granted...\n").unwrap();
+    std::fs::copy(corpus().join(LEGIT), d.join("ok.eml")).unwrap();
+    let out = run(&[
+        "scan",
+        "--config",
+        &config(),
+        "--format",
+        "json",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LICENSE: not an e-mail message"));
+}
+
+#[test]
 fn mbox_maildir_and_stdin() {
     let d = tmpdir("inputs");
     let lure = std::fs::read(corpus().join(LURE)).unwrap();
