@@ -340,11 +340,24 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
             Outcome::Failed { source, message }
         };
     }
-    let result = engine.scan(&ScanInput {
+    let started = std::time::Instant::now();
+    let mut result = engine.scan(&ScanInput {
         raw: &data,
         envelope,
         facts,
     });
+    let took = started.elapsed();
+    let budget = engine.config().limits.max_scan_ms;
+    if took.as_micros() > u128::from(budget) * 1000 {
+        result.symbols.push(phishgate_core::ScoredSymbol {
+            name: "SCAN_TIME_EXCEEDED".into(),
+            score: 0.0,
+            weight: 1.0,
+            group: "anomaly".into(),
+            options: vec![format!("{} ms > {budget} ms", took.as_millis())],
+            cancelled_by: None,
+        });
+    }
     if result.symbols.iter().any(|s| s.name == "NOT_MAIL") {
         let message = "not an e-mail message (no header lines at the start)".to_string();
         return if found_in_folder {

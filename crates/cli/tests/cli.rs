@@ -308,6 +308,28 @@ fn init_writes_a_usable_config() {
 }
 
 #[test]
+fn time_budget_is_reported() {
+    let d = tmpdir("budget");
+    let cfg = d.join("t.toml");
+    std::fs::write(&cfg, "[limits]\nmax_scan_ms = 0\n").unwrap();
+    let lure = corpus().join(LURE);
+    let out = run(&[
+        "scan",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--format",
+        "json",
+        lure.to_str().unwrap(),
+    ]);
+    let rows = json_lines(&out);
+    assert!(rows[0]["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "SCAN_TIME_EXCEEDED"));
+}
+
+#[test]
 fn bench_reports_throughput() {
     let out = run(&[
         "bench",

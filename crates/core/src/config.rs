@@ -122,6 +122,11 @@ pub struct Limits {
     pub max_archive_members: usize,
     /// Most bytes decompressed from archives per message.
     pub max_decompressed_bytes: usize,
+    /// Wall-clock time one scan should take, in milliseconds. The core reads
+    /// no clock: its work is bounded by the sizes above; the callers measure
+    /// (the CLI reports SCAN_TIME_EXCEEDED; the gateway applies its failure
+    /// mode).
+    pub max_scan_ms: u64,
 }
 
 impl Default for Limits {
@@ -137,6 +142,7 @@ impl Default for Limits {
             max_archive_depth: 3,
             max_archive_members: 512,
             max_decompressed_bytes: 32 * 1024 * 1024,
+            max_scan_ms: 5_000,
         }
     }
 }
