@@ -54,7 +54,9 @@ const BRAND_DOMAINS: &[(&str, &[&str])] = &[
     ("google", &["google.com", "gmail.com", "googlemail.com"]),
     ("zimbra", &["zimbra.com", "synacor.com"]),
     ("docusign", &["docusign.com", "docusign.net"]),
-    ("dropbox", &["dropbox.com"]),
+    ("dropbox", &["dropbox.com", "dropboxmail.com"]),
+    ("wetransfer", &["wetransfer.com"]),
+    ("adobe", &["adobe.com", "adobesign.com", "echosign.com"]),
 ];
 
 /// Emits DISPLAY_NAME_ORG, DISPLAY_NAME_VIP, DISPLAY_NAME_ADDRESS_MISMATCH

@@ -74,6 +74,20 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         ]
         .iter()
         .any(|k| u.path.contains(k));
+        // The organisation's own domain written into a foreign URL's path
+        // (`apegf-2026.org/portal/mail.laocai.gov.vn/login.html`) dresses a
+        // page up as ours, whoever hosts it.
+        // An address of ours in the link (`?email=a%40laocai.gov.vn`) is the
+        // recipient check's business, not this one's.
+        for own in &ctx.config.organization.domains {
+            if path_names_domain(&u.path, own) {
+                f.add(
+                    "URL_OWN_DOMAIN_IN_PATH",
+                    w,
+                    vec![format!("{}{}", u.host, short_path(&u.path))],
+                );
+            }
+        }
         let href_lower = if ctx.is_sender_party(&u.registrable) || list_admin {
             String::new()
         } else {
@@ -98,6 +112,21 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             }
         }
     }
+}
+
+/// Whether `domain` appears in a URL path as a name, not as the domain part
+/// of an address (`/x/mail.laocai.gov.vn/login`, not `/u/a@laocai.gov.vn`).
+fn path_names_domain(path: &str, domain: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = path.get(from..).and_then(|p| p.find(domain)) {
+        let at = from + i;
+        let before = path.get(..at).unwrap_or("");
+        if !(before.ends_with('@') || before.ends_with("%40")) {
+            return true;
+        }
+        from = at + domain.len();
+    }
+    false
 }
 
 /// The login-like fragment a path carries: a whole path segment, or the start
@@ -152,6 +181,19 @@ fn b64(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_domain_in_path() {
+        assert!(path_names_domain(
+            "/portal/mail.laocai.gov.vn/login.html",
+            "laocai.gov.vn"
+        ));
+        assert!(!path_names_domain("/u/a@laocai.gov.vn", "laocai.gov.vn"));
+        assert!(!path_names_domain(
+            "/u/a%40laocai.gov.vn/x",
+            "laocai.gov.vn"
+        ));
+    }
 
     #[test]
     fn base64_prefix() {

@@ -4,8 +4,9 @@
 
 use super::Context;
 use crate::symbols::Findings;
+use crate::view::url::parse_url;
 
-/// Emits ATTACH_PDF_JAVASCRIPT and ATTACH_PDF_LAUNCH.
+/// Emits ATTACH_PDF_JAVASCRIPT, ATTACH_PDF_LAUNCH and ATTACH_PDF_LINK.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     for a in &ctx.view.attachments {
         let Some(pdf) = &a.pdf else { continue };
@@ -28,6 +29,21 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         }
         if pdf.launch {
             f.add("ATTACH_PDF_LAUNCH", w, vec![a.name.clone()]);
+        }
+        // A PDF whose point is a link elsewhere (the lure moved out of the
+        // body, where filters look, into the attachment).
+        for uri in &pdf.uris {
+            let Some(u) = parse_url(uri) else { continue };
+            if !ctx.is_own_host(&u.host)
+                && !ctx.is_trusted_host(&u.host)
+                && !ctx.is_sender_party(&u.registrable)
+            {
+                f.add(
+                    "ATTACH_PDF_LINK",
+                    w,
+                    vec![format!("{} -> {}", a.name, u.host)],
+                );
+            }
         }
     }
 }
