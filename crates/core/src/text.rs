@@ -26,6 +26,8 @@ pub const LURES_TXT: &str = include_str!("../data/keywords/lures.txt");
 /// Names attackers borrow for display names.
 pub const BRANDS_TXT: &str = include_str!("../data/keywords/brands.txt");
 
+/// Bytes of quoted text matched (for QUOTED_LURE only).
+const MAX_QUOTED_BYTES: usize = 16 * 1024;
 /// Weight of a lure phrase that is only talked about (see [`Hit::described`]).
 pub const DESCRIBED_WEIGHT: f64 = 0.5;
 /// How far before a lure phrase a negation cue may stand (bytes of folded text).
@@ -146,7 +148,8 @@ pub fn analyse(rules: &TextRules, own_words: &str, quoted: &str) -> TextFacts {
     }
     let mut quoted_hits = Vec::new();
     if !quoted.trim().is_empty() {
-        let q = fold(quoted);
+        // Quoted text only feeds an informational symbol: its start is enough.
+        let q = fold(crate::view::html::truncate_str(quoted, MAX_QUOTED_BYTES));
         for h in rules.lures.find(&q) {
             let cat: &str = &h.category;
             if cat != "negation" && cat != "advisory" {
