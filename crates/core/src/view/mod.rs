@@ -441,7 +441,8 @@ impl MessageView {
         quoted: &mut String,
         limits: &Limits,
     ) {
-        let html = if html.len() > limits.max_html_bytes {
+        let truncated = html.len() > limits.max_html_bytes;
+        let html = if truncated {
             self.anomalies
                 .push(("HTML_TOO_LARGE", format!("{} bytes", html.len())));
             html::truncate_str(html, limits.max_html_bytes)
@@ -449,7 +450,9 @@ impl MessageView {
             html
         };
         let facts = read_html(html, limits.max_text_bytes);
-        if facts.parse_error {
+        // Cut at the limit, the HTML may end inside a tag: that is our cut,
+        // already reported, not a broken message.
+        if facts.parse_error && !truncated {
             self.anomalies
                 .push(("HTML_PARSE_ERROR", "html body".into()));
         }
