@@ -136,7 +136,7 @@ impl Default for Limits {
             max_mime_depth: 24,
             max_parts: 400,
             max_html_bytes: 2 * 1024 * 1024,
-            max_text_bytes: 512 * 1024,
+            max_text_bytes: 64 * 1024,
             max_links: 400,
             max_attachment_bytes: 25 * 1024 * 1024,
             max_archive_depth: 3,

@@ -121,6 +121,7 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) composites: Vec<CompiledComposite>,
     pub(crate) text: TextRules,
+    pub(crate) lists: crate::domains::CompiledLists,
 }
 
 impl Engine {
@@ -128,10 +129,12 @@ impl Engine {
     pub fn new(config: Config) -> Result<Engine, EngineError> {
         let composites = scoring::compile_composites(&config);
         let text = TextRules::new(&config)?;
+        let lists = crate::domains::CompiledLists::new(&config.lists);
         Ok(Engine {
             config,
             composites,
             text,
+            lists,
         })
     }
 

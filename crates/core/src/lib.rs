@@ -23,6 +23,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod domains;
 mod engine;
 mod pipeline;
 pub mod scoring;

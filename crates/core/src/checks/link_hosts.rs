@@ -32,10 +32,16 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         if u.has_userinfo {
             f.add("URL_USERINFO", w, vec![u.host.clone()]);
         }
-        if let Some(s) = Context::host_listed(&lists.shorteners, &u.host, &u.path) {
+        if let Some(s) = ctx.engine.lists.shorteners.find(&u.host, &u.path) {
             f.add("URL_SHORTENER", w, vec![s]);
         }
-        if Context::host_listed(&lists.free_hosting, &u.host, &u.path).is_some() {
+        if ctx
+            .engine
+            .lists
+            .free_hosting
+            .find(&u.host, &u.path)
+            .is_some()
+        {
             f.add(
                 "URL_FREE_HOSTING",
                 w,
@@ -44,7 +50,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         }
         if !u.is_ip {
             let tld = u.host.rsplit('.').next().unwrap_or("");
-            if lists.suspicious_tlds.iter().any(|t| t == tld) {
+            if ctx.engine.lists.suspicious_tlds.contains(tld) {
                 f.add("URL_SUSPICIOUS_TLD", w, vec![u.host.clone()]);
             }
             if u.host.split('.').any(|label| label.starts_with("xn--")) {

@@ -23,13 +23,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         if shown.is_empty() {
             continue;
         }
-        if ctx
-            .config
-            .lists
-            .tracking_redirects
-            .iter()
-            .any(|t| host_in_domain(&u.host, t))
-        {
+        if ctx.engine.lists.tracking_redirects.contains_host(&u.host) {
             continue;
         }
         let target_reg = &u.registrable;

@@ -112,21 +112,12 @@ impl<'a> Context<'a> {
 
     /// Whether a link host is under a trusted registry (`trusted_domains`).
     pub fn is_trusted_host(&self, host: &str) -> bool {
-        self.config
-            .lists
-            .trusted_domains
-            .iter()
-            .any(|d| host_in_domain(host, d))
+        self.engine.lists.trusted_domains.contains_host(host)
     }
 
     /// Whether a domain is a free mail provider.
     pub fn is_freemail(&self, domain: &str) -> bool {
-        let reg = registrable_domain(domain);
-        self.config
-            .lists
-            .freemail
-            .iter()
-            .any(|f| f == domain || *f == reg)
+        self.engine.lists.freemail.contains_host(domain)
     }
 
     /// Domain of the envelope sender (MAIL FROM, else Return-Path); `Some("")`
@@ -205,17 +196,5 @@ impl<'a> Context<'a> {
                 .sender_families
                 .iter()
                 .any(|fam| fam.contains(&sender) && fam.iter().any(|d| d == registrable))
-    }
-
-    /// Whether a URL host matches a list entry (`host` or `host/path-prefix`).
-    pub fn host_listed(list: &[String], host: &str, path: &str) -> Option<String> {
-        list.iter()
-            .find(|entry| match entry.split_once('/') {
-                Some((h, p)) => {
-                    host_in_domain(host, h) && path.trim_start_matches('/').starts_with(p)
-                }
-                None => host_in_domain(host, entry),
-            })
-            .cloned()
     }
 }
