@@ -28,11 +28,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let mut any_encrypted = false;
     for a in &ctx.view.attachments {
         let Some(arch) = &a.archive else { continue };
-        let w = if a.in_nested && ctx.internal {
-            0.3
-        } else {
-            1.0
-        };
+        let w = ctx.attachment_weight(a);
         for m in &arch.members {
             let ext = extension_of(&m.path);
             let sniffed = m.sniffed.map(|s| s.ext);

@@ -34,13 +34,7 @@ const OLE_CONTAINERS: &[&str] = &[
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let lists = &ctx.config.lists;
     for a in &ctx.view.attachments {
-        // A forwarded phish's attachment, sent by an internal user to the IT
-        // centre, is evidence in a report, not an attack on the recipient.
-        let w = if a.in_nested && ctx.internal {
-            0.3
-        } else {
-            1.0
-        };
+        let w = ctx.attachment_weight(a);
         let ext = a.extension();
         let label = display_name(a);
         let sniffed = a.sniffed.map(|s| s.ext);

@@ -26,11 +26,7 @@ const LONG_BLOB: usize = 20_000;
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     for a in &ctx.view.attachments {
         let Some(h) = &a.html else { continue };
-        let w = if a.in_nested && ctx.internal {
-            0.3
-        } else {
-            1.0
-        };
+        let w = ctx.attachment_weight(a);
         let name = if a.name.is_empty() {
             "(html)".to_string()
         } else {

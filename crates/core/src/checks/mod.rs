@@ -26,6 +26,9 @@ use crate::view::auth::AuthResults;
 use crate::view::url::{host_in_domain, registrable_domain};
 use crate::view::{Link, MessageView};
 
+/// Weight of attachment findings inside a message an internal user forwards.
+const NESTED_INTERNAL_WEIGHT: f64 = 0.3;
+
 /// Everything a check may look at. Built once per message.
 pub struct Context<'a> {
     /// The configuration in force.
@@ -108,6 +111,17 @@ impl<'a> Context<'a> {
             .domains
             .iter()
             .any(|d| host_in_domain(host, d))
+    }
+
+    /// Weight of findings about an attachment: a forwarded phish's attachment,
+    /// sent by an internal user (to the IT centre), is evidence in a report,
+    /// not an attack on the recipient, so it counts for less.
+    pub fn attachment_weight(&self, a: &crate::view::attachment::Attachment) -> f64 {
+        if a.in_nested && self.internal {
+            NESTED_INTERNAL_WEIGHT
+        } else {
+            1.0
+        }
     }
 
     /// Whether a link host is under a trusted registry (`trusted_domains`).

@@ -11,11 +11,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         let ext = a.extension();
         let by_name = ctx.config.lists.macro_extensions.contains(&ext);
         if a.macros || by_name {
-            let w = if a.in_nested && ctx.internal {
-                0.3
-            } else {
-                1.0
-            };
+            let w = ctx.attachment_weight(a);
             let why = if a.macros {
                 "VBA project"
             } else {

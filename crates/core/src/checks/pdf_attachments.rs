@@ -10,11 +10,7 @@ use crate::view::url::parse_url;
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     for a in &ctx.view.attachments {
         let Some(pdf) = &a.pdf else { continue };
-        let w = if a.in_nested && ctx.internal {
-            0.3
-        } else {
-            1.0
-        };
+        let w = ctx.attachment_weight(a);
         if pdf.javascript {
             let how = if pdf.open_action {
                 "JavaScript, on open"
