@@ -7,6 +7,7 @@ pub mod archives;
 pub mod attachments;
 pub mod auth_results;
 pub mod bec;
+pub mod contact_address;
 pub mod display_name;
 pub mod html_attachments;
 pub mod html_body;
