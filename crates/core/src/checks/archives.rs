@@ -22,11 +22,25 @@ const PASSWORD_WORDS: &[&str] = &[
     "giai nen",
 ];
 
-/// Emits ARCHIVE_RISKY_MEMBER, ARCHIVE_ENCRYPTED and ARCHIVE_PASSWORD_IN_BODY.
+/// Emits ARCHIVE_RISKY_MEMBER, ARCHIVE_ENCRYPTED, ARCHIVE_UNINSPECTABLE and
+/// ARCHIVE_PASSWORD_IN_BODY.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let lists = &ctx.config.lists;
     let mut any_encrypted = false;
     for a in &ctx.view.attachments {
+        // RAR, 7z and the like cannot be opened here: what is inside (and
+        // whether it is encrypted) stays unknown, which is why lures use them.
+        let opaque = matches!(a.sniffed.map(|s| s.ext), Some("rar" | "7z" | "cab"))
+            || (a.sniffed.is_none()
+                && matches!(a.extension().as_str(), "rar" | "7z" | "ace" | "arj" | "lzh"));
+        if opaque {
+            any_encrypted = true;
+            f.add(
+                "ARCHIVE_UNINSPECTABLE",
+                ctx.attachment_weight(a),
+                vec![a.name.clone()],
+            );
+        }
         let Some(arch) = &a.archive else { continue };
         let w = ctx.attachment_weight(a);
         for m in &arch.members {

@@ -64,10 +64,18 @@ const BRAND_DOMAINS: &[(&str, &[&str])] = &[
     ("adobe", &["adobe.com", "adobesign.com", "echosign.com"]),
 ];
 
-/// Emits DISPLAY_NAME_ORG, DISPLAY_NAME_VIP, DISPLAY_NAME_ADDRESS_MISMATCH
-/// and FREEMAIL_FROM.
+/// Emits DISPLAY_NAME_ORG, DISPLAY_NAME_VIP, DISPLAY_NAME_ADDRESS_MISMATCH,
+/// FREEMAIL_FROM, SENDER_SUSPICIOUS_TLD and SENDER_FAKE_GOV_DOMAIN.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let Some(from) = &ctx.view.from else { return };
+    let tld = from.domain.rsplit('.').next().unwrap_or("");
+    if !ctx.from_own && ctx.engine.lists.suspicious_tlds.contains(tld) {
+        f.hit("SENDER_SUSPICIOUS_TLD", from.domain.clone());
+    }
+    let fake_gov = looks_governmental(&from.domain);
+    if fake_gov && !ctx.from_own {
+        f.hit("SENDER_FAKE_GOV_DOMAIN", from.domain.clone());
+    }
     let freemail = ctx.is_freemail(&from.domain);
     if freemail {
         f.hit("FREEMAIL_FROM", from.domain.clone());
@@ -136,7 +144,12 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             "webmail" => !brand_domain_ok(&phrase, &from.domain),
             // Other public bodies write from gov.vn; an authority's name from
             // free mail or a commercial domain is a disguise.
-            "government" => !is_gov,
+            // and an authenticated .vn domain (a government newspaper)
+            // answers for its name under Vietnamese registration rules.
+            "government" => {
+                !is_gov
+                    && (fake_gov || !(from.domain.ends_with(".vn") && ctx.sender_authenticated()))
+            }
             _ => false,
         };
         if claim {
@@ -148,6 +161,18 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     }
 }
 
+/// A domain dressed as a government one without being in a government
+/// registry: "gov" in the registrable name (`chukyso-cagov.vn`,
+/// `mof-gov-vn.top`, `gdt-gov.vn`) while the public suffix is not a `gov`
+/// one (`gov.vn`, `gov`, `gov.uk`...). Only public bodies can register under
+/// those, so the imitation is the point.
+pub fn looks_governmental(domain: &str) -> bool {
+    let reg = registrable_domain(domain);
+    let suffix = psl::suffix_str(&reg).unwrap_or("");
+    let name = reg.strip_suffix(suffix).unwrap_or(&reg);
+    !suffix.split('.').any(|l| l == "gov") && name.contains("gov")
+}
+
 /// Whether a mail brand named in a display name is sent from that brand's
 /// own domain. Generic mail words ("webmail", "hộp thư", "mail server")
 /// belong to no outside domain at all.
@@ -156,4 +181,32 @@ fn brand_domain_ok(phrase: &str, domain: &str) -> bool {
         .iter()
         .filter(|(brand, _)| phrase.contains(brand))
         .any(|(_, domains)| domains.iter().any(|d| host_in_domain(domain, d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_governmental;
+
+    #[test]
+    fn fake_government_domains() {
+        for d in [
+            "chukyso-cagov.vn",
+            "mof-gov-vn.top",
+            "gdt-gov.vn",
+            "laocai-gov.vn",
+            "govvn.online",
+        ] {
+            assert!(looks_governmental(d), "{d}");
+        }
+        for d in [
+            "laocai.gov.vn",
+            "mic.gov.vn",
+            "baochinhphu.vn",
+            "gov.uk",
+            "nhs.gov.uk",
+            "example.com",
+        ] {
+            assert!(!looks_governmental(d), "{d}");
+        }
+    }
 }

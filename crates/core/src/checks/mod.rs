@@ -174,6 +174,21 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The trusted server saw the From domain authenticated: DMARC pass, or a
+    /// DKIM pass signed by the From's registrable domain.
+    pub fn sender_authenticated(&self) -> bool {
+        let (Some(a), Some(from_reg)) = (&self.trusted_auth, self.from_registrable()) else {
+            return false;
+        };
+        a.results.iter().any(|r| {
+            (r.method == "dmarc" && r.result == "pass")
+                || (r.method == "dkim"
+                    && r.result == "pass"
+                    && r.prop("header.d")
+                        .is_some_and(|d| registrable_domain(d) == from_reg))
+        })
+    }
+
     /// Sender's registrable domain, if there is a From address.
     pub fn from_registrable(&self) -> Option<String> {
         self.view
