@@ -30,12 +30,19 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     }
 }
 
-/// `local@domain.tld` tokens in folded text.
+/// `local@domain.tld` tokens in folded text, found from each `@` outwards
+/// (no pass over text without one).
 fn addresses_in(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for token in text.split(|c: char| {
+    let is_sep = |c: char| {
         c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | ':' | '[' | ']')
-    }) {
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (at, _) in text.match_indices('@').take(4 * MAX_ADDRESSES) {
+        let before = text.get(..at).unwrap_or("");
+        let after = text.get(at + 1..).unwrap_or("");
+        let start = before.rfind(is_sep).map(|i| i + 1).unwrap_or(0);
+        let end = after.find(is_sep).map(|i| at + 1 + i).unwrap_or(text.len());
+        let token = text.get(start..end).unwrap_or("");
         let t = token.trim_matches(|c: char| matches!(c, '.' | '\'' | '!' | '?'));
         let Some((local, domain)) = t.split_once('@') else {
             continue;
