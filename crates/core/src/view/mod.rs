@@ -197,7 +197,16 @@ impl MessageView {
             v.anomalies
                 .push(("NOT_MAIL", "no header lines at the start".into()));
         }
-        let Some(msg) = parser().parse(raw) else {
+        // Defence in depth: the parser is third-party code fed hostile
+        // bytes. Should it ever panic, the message is still analysed as
+        // far as possible and the failure shown, never a crashed gateway.
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(raw)));
+        let Ok(parsed) = parsed else {
+            v.anomalies
+                .push(("PARSER_FAILURE", "MIME parser failed".into()));
+            return v;
+        };
+        let Some(msg) = parsed else {
             if !v.anomalies.iter().any(|a| a.0 == "NOT_MAIL") {
                 v.anomalies.push(("NOT_MAIL", "unparsable".into()));
             }
