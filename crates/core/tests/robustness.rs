@@ -171,7 +171,12 @@ fn mutated_corpus_never_panics() {
         state ^= state << 17;
         state
     };
-    for i in 0..1500usize {
+    // PHISHGATE_MUTATIONS=100000 for a longer local run; CI runs the default.
+    let rounds: usize = std::env::var("PHISHGATE_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    for i in 0..rounds {
         let seed = &seeds[i % seeds.len()];
         let mut m = seed.clone();
         for _ in 0..(1 + next() % 8) {
