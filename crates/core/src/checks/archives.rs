@@ -32,7 +32,11 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         // whether it is encrypted) stays unknown, which is why lures use them.
         let opaque = matches!(a.sniffed.map(|s| s.ext), Some("rar" | "7z" | "cab"))
             || (a.sniffed.is_none()
-                && matches!(a.extension().as_str(), "rar" | "7z" | "ace" | "arj" | "lzh"));
+                && matches!(
+                    a.extension().as_str(),
+                    "zip" | "rar" | "7z" | "ace" | "arj" | "lzh"
+                ))
+            || a.archive.as_ref().is_some_and(|arch| arch.unreadable);
         if opaque {
             any_encrypted = true;
             f.add(

@@ -538,10 +538,11 @@ impl MessageView {
         s
     }
 
-    /// A forward's or reply's subject is the original message's words.
+    /// A forward's or reply's subject is the original message's words, when
+    /// the original is really there (a lure that only writes "Re:" in front
+    /// of its subject, quoting nothing, is still speaking for itself).
     pub fn subject_is_quoted(&self) -> bool {
-        let lower = self.subject.trim_start().to_lowercase();
-        [
+        const PREFIXES: &[&str] = &[
             "fwd:",
             "fw:",
             "tv:",
@@ -552,9 +553,10 @@ impl MessageView {
             "re :",
             "aw:",
             "wg:",
-        ]
-        .iter()
-        .any(|p| lower.starts_with(p))
+        ];
+        let lower = self.subject.trim_start().to_lowercase();
+        PREFIXES.iter().any(|p| lower.starts_with(p))
+            && (!self.quoted_text.trim().is_empty() || self.nested_messages > 0)
     }
 }
 
