@@ -11,57 +11,24 @@
 use super::Context;
 use crate::symbols::Findings;
 use crate::text::{contains_words, fold_name};
-use crate::view::url::{domains_in_text, host_in_domain, registrable_domain};
+use crate::view::url::{domains_in_text, registrable_domain};
 
-/// Brands whose names only their own domains may use in a display name.
-const BRAND_DOMAINS: &[(&str, &[&str])] = &[
-    (
-        "microsoft",
-        &[
-            "microsoft.com",
-            "microsoftonline.com",
-            "office.com",
-            "office365.com",
-            "outlook.com",
-            "live.com",
-            "sharepoint.com",
-            "sharepointonline.com",
-            "onmicrosoft.com",
-        ],
-    ),
-    (
-        "office 365",
-        &[
-            "microsoft.com",
-            "office.com",
-            "office365.com",
-            "microsoftonline.com",
-        ],
-    ),
-    (
-        "outlook",
-        &["microsoft.com", "outlook.com", "office.com", "live.com"],
-    ),
-    (
-        "onedrive",
-        &[
-            "microsoft.com",
-            "onedrive.com",
-            "live.com",
-            "sharepoint.com",
-            "sharepointonline.com",
-        ],
-    ),
-    (
-        "sharepoint",
-        &["microsoft.com", "sharepoint.com", "sharepointonline.com"],
-    ),
-    ("google", &["google.com", "gmail.com", "googlemail.com"]),
-    ("zimbra", &["zimbra.com", "synacor.com"]),
-    ("docusign", &["docusign.com", "docusign.net"]),
-    ("dropbox", &["dropbox.com", "dropboxmail.com"]),
-    ("wetransfer", &["wetransfer.com"]),
-    ("adobe", &["adobe.com", "adobesign.com", "echosign.com"]),
+/// Brands whose names only their own domains may use in a display name,
+/// each with one domain of the brand; the rest of its domains come from
+/// `[lists] sender_families`, so one list says which domains belong together.
+const BRAND_ANCHORS: &[(&str, &str)] = &[
+    ("microsoft", "microsoft.com"),
+    ("office 365", "microsoft.com"),
+    ("outlook", "microsoft.com"),
+    ("onedrive", "microsoft.com"),
+    ("sharepoint", "microsoft.com"),
+    ("teams", "microsoft.com"),
+    ("google", "google.com"),
+    ("zimbra", "zimbra.com"),
+    ("docusign", "docusign.com"),
+    ("dropbox", "dropbox.com"),
+    ("wetransfer", "wetransfer.com"),
+    ("adobe", "adobe.com"),
 ];
 
 /// Emits DISPLAY_NAME_ORG, DISPLAY_NAME_VIP, DISPLAY_NAME_ADDRESS_MISMATCH,
@@ -104,10 +71,12 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     if ctx.from_own {
         return;
     }
-    let name = fold_name(&from.name);
+    // Folded once: the same text serves the name comparisons and the brand list.
+    let folded = phishgate_text::fold(&from.name);
+    let name = folded.text.as_str();
     let rules = &ctx.engine.text;
     for vip in &rules.vips {
-        if contains_words(&name, vip) {
+        if contains_words(name, vip) {
             f.hit(
                 "DISPLAY_NAME_VIP",
                 format!("{}<{}>", from.name, from.address),
@@ -115,7 +84,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         }
     }
     for org in &rules.org_names {
-        if contains_words(&name, org) {
+        if contains_words(name, org) {
             f.hit(
                 "DISPLAY_NAME_ORG",
                 format!("{}<{}>", from.name, from.address),
@@ -124,7 +93,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     }
     for own in &ctx.config.organization.domains {
         let label = own.split('.').next().unwrap_or("");
-        if (label.len() >= 4 && contains_words(&name, label)) || name.contains(own.as_str()) {
+        if (label.len() >= 4 && contains_words(name, label)) || name.contains(own.as_str()) {
             f.hit(
                 "DISPLAY_NAME_ORG",
                 format!("{}<{}>", from.name, from.address),
@@ -132,7 +101,6 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         }
     }
     let is_gov = from.domain.ends_with(".gov.vn") || from.domain == "gov.vn";
-    let folded = phishgate_text::fold(&from.name);
     for hit in rules.brands.find(&folded) {
         let cat: &str = &hit.category;
         let phrase = fold_name(&hit.phrase);
@@ -141,7 +109,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             // Every organisation has an accounting office; only free mail
             // posing as one of ours is a disguise.
             "unit" => freemail,
-            "webmail" => !brand_domain_ok(&phrase, &from.domain),
+            "webmail" => !brand_domain_ok(ctx, &phrase, &from.domain),
             // Other public bodies write from gov.vn; an authority's name from
             // free mail or a commercial domain is a disguise.
             // and an authenticated .vn domain (a government newspaper)
@@ -176,11 +144,17 @@ pub fn looks_governmental(domain: &str) -> bool {
 /// Whether a mail brand named in a display name is sent from that brand's
 /// own domain. Generic mail words ("webmail", "hộp thư", "mail server")
 /// belong to no outside domain at all.
-fn brand_domain_ok(phrase: &str, domain: &str) -> bool {
-    BRAND_DOMAINS
+fn brand_domain_ok(ctx: &Context<'_>, phrase: &str, domain: &str) -> bool {
+    // A brand's free mail service (outlook.com, gmail.com) is anyone's
+    // address, not the brand speaking.
+    if ctx.is_freemail(domain) {
+        return false;
+    }
+    let reg = registrable_domain(domain);
+    BRAND_ANCHORS
         .iter()
         .filter(|(brand, _)| phrase.contains(brand))
-        .any(|(_, domains)| domains.iter().any(|d| host_in_domain(domain, d)))
+        .any(|(_, anchor)| ctx.same_party(anchor, &reg))
 }
 
 #[cfg(test)]

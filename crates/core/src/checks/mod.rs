@@ -219,12 +219,18 @@ impl<'a> Context<'a> {
         let Some(sender) = self.from_registrable() else {
             return false;
         };
-        sender == registrable
+        self.same_party(&sender, registrable)
+    }
+
+    /// Whether two registrable domains belong to one party: equal, or in one
+    /// of the configured `sender_families`.
+    pub fn same_party(&self, a: &str, b: &str) -> bool {
+        a == b
             || self
                 .config
                 .lists
                 .sender_families
                 .iter()
-                .any(|fam| fam.contains(&sender) && fam.iter().any(|d| d == registrable))
+                .any(|fam| fam.iter().any(|d| d == a) && fam.iter().any(|d| d == b))
     }
 }
