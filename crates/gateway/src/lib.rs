@@ -1,0 +1,1 @@
+//! Gateway (skeleton; filled in by issue #3).

@@ -1,0 +1,1 @@
+//! Sans-I/O milter codec (skeleton; filled in by issue #3).

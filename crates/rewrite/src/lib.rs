@@ -1,0 +1,1 @@
+//! Message rewriting (skeleton; filled in by issue #3).

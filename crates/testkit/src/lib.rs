@@ -1,0 +1,1 @@
+//! Test support (skeleton; filled in by issue #3).
