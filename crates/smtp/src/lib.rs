@@ -1,0 +1,1 @@
+//! Sans-I/O SMTP codec (skeleton; filled in by issue #3).
