@@ -102,6 +102,18 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Run the gateway: milter, SMTP content filter and HTTP API (see [listen]).
+    ///
+    /// SIGHUP reloads the configuration; SIGTERM/SIGINT stop after the
+    /// sessions in flight finish.
+    Serve {
+        /// Configuration file (TOML); shipped defaults when absent.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Where state lives (quarantine); default `[storage] data_dir` or /var/lib/phishgate.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -194,6 +206,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let engine = build_engine(config.as_ref())?;
             bench::run(&engine, &paths, limit, rounds.max(1), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { config, data_dir } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(phishgate_gateway::serve(phishgate_gateway::ServeOptions {
+                config,
+                data_dir,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,0 +1,102 @@
+//! `phishgate serve` as an administrator runs it: start, reload on SIGHUP,
+//! graceful stop on SIGTERM, clear errors for a bad configuration or a busy
+//! port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{repo, Server};
+
+const LURE: &str = "corpus/phish/vi/01-xac-minh-tai-khoan-webmail.eml";
+
+#[test]
+fn sighup_reloads_and_sigterm_stops() {
+    let mut s = Server::start("reload", None, "");
+    let lure = std::fs::read(repo().join(LURE)).unwrap();
+    let v = s.post_json("/checkv2", &[], &lure);
+    assert_eq!(v["action"], "reject");
+
+    // Raise the thresholds, SIGHUP: the same message is now only a warning.
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str("\n[actions]\nwarn = 5.0\nquarantine = 900.0\nreject = 1000.0\n");
+    std::fs::write(&s.config, text).unwrap();
+    s.signal("HUP");
+    let mut action = String::new();
+    for _ in 0..100 {
+        action = s.post_json("/checkv2", &[], &lure)["action"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if action != "reject" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(action, "rewrite subject", "{}", s.log_text());
+
+    // A broken file on SIGHUP keeps the previous configuration.
+    std::fs::write(&s.config, "[actions\nbroken").unwrap();
+    s.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        s.post_json("/checkv2", &[], &lure)["action"],
+        "rewrite subject"
+    );
+    assert!(s.log_text().contains("reload failed"), "{}", s.log_text());
+
+    s.signal("TERM");
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
+    assert!(s.log_text().contains("phishgate serve stopped"));
+}
+
+#[test]
+fn bad_configuration_and_busy_port_are_clear_errors() {
+    let dir = support::scratch("badconf");
+    let conf = dir.join("bad.toml");
+    std::fs::write(&conf, "[listen]\nhttp = \"localhost\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_phishgate"))
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .arg("--data-dir")
+        .arg(dir.join("d"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[listen]") && err.contains("http"), "{err}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    std::fs::write(
+        &conf,
+        format!("[listen]\nhttp = \"127.0.0.1:{port}\"\nmilter = \"off\"\nsmtp = \"off\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_phishgate"))
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .arg("--data-dir")
+        .arg(dir.join("d"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port} (http)")),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,304 @@
+//! The milter server: a thin tokio adapter over the sans-I/O codec of
+//! `phishgate-milter`.
+//!
+//! One task per MTA connection (Postfix opens one per SMTP session). Bytes
+//! read go to the decoder, commands to the session; the session answers
+//! everything itself except the end of message, where the message is scanned
+//! and the verdict is turned into milter edits ([`edits_for`]) and one final
+//! reply. Any protocol error closes that connection only; Postfix then
+//! applies its `milter_default_action` to that SMTP session.
+
+use std::sync::Arc;
+
+use phishgate_core::{Action, Envelope};
+use phishgate_milter::{
+    encode_response, Decoder, Limits, Message, ReplyText, Response, Session, Step, Wanted,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::disposition::{Disposition, HEADER_PREFIX};
+use crate::metrics::Interface;
+use crate::scanner::Scanner;
+use crate::serve::{Shutdown, Tracker};
+use crate::settings::{OnError, Settings};
+
+/// Accepts milter connections until shutdown; at most `[gateway]
+/// max_sessions` at once (more are closed at once, and Postfix applies its
+/// default action to those SMTP sessions).
+pub async fn accept_loop(
+    listener: TcpListener,
+    scanner: Arc<Scanner>,
+    tracker: Tracker,
+    mut shutdown: Shutdown,
+) {
+    let max = scanner.loaded().settings.max_sessions;
+    let slots = Arc::new(Semaphore::new(max));
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => return,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "milter accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            scanner.metrics.error(Interface::Milter, "overload");
+            tracing::warn!(%peer, max, "milter connection refused: too many sessions");
+            drop(stream);
+            continue;
+        };
+        let token = tracker.start();
+        let scanner = Arc::clone(&scanner);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _token = token;
+            let _gauge = scanner.metrics.session(Interface::Milter);
+            if let Err(e) = session(stream, &scanner).await {
+                scanner.metrics.error(Interface::Milter, "protocol");
+                tracing::warn!(%peer, error = %e, "milter connection closed on error");
+            }
+        });
+    }
+}
+
+/// Why a milter connection ended early.
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol: {0}")]
+    Decode(#[from] phishgate_milter::DecodeError),
+    #[error("protocol: {0}")]
+    Session(#[from] phishgate_milter::SessionError),
+    #[error("idle for {0} s")]
+    Idle(u64),
+}
+
+async fn session(mut stream: TcpStream, scanner: &Scanner) -> Result<(), ConnError> {
+    let settings = scanner.loaded().settings.clone();
+    let _ = stream.set_nodelay(true);
+    let mut decoder = Decoder::new();
+    let limits = Limits {
+        max_body_bytes: settings.max_message_bytes,
+        max_recipients: settings.max_recipients,
+        ..Limits::default()
+    };
+    let mut session = Session::new(Wanted::default(), limits);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(256);
+    loop {
+        let n = match tokio::time::timeout(settings.idle_timeout, stream.read(&mut buf)).await {
+            Err(_) => return Err(ConnError::Idle(settings.idle_timeout.as_secs())),
+            Ok(r) => r?,
+        };
+        if n == 0 {
+            // EOF: Postfix closes after accept/reject at CONNECT or HELO.
+            decoder.finish()?;
+            return Ok(());
+        }
+        decoder.feed(buf.get(..n).unwrap_or_default());
+        while let Some(cmd) = decoder.next_command()? {
+            match session.handle(cmd)? {
+                Step::Reply(r) => encode_response(&r, &mut out),
+                Step::NoReply | Step::NewConnection => {}
+                Step::EndOfMessage(msg) => {
+                    if !out.is_empty() {
+                        stream.write_all(&out).await?;
+                        out.clear();
+                    }
+                    let (edits, final_reply) = decide(scanner, &msg).await;
+                    if let Err(e) = session.finish(&edits, &final_reply, &mut out) {
+                        // Our edits were refused by the codec's checks: deliver
+                        // untouched rather than break the session.
+                        tracing::error!(error = %e, "milter edits refused; accepting unchanged");
+                        out.clear();
+                        session
+                            .finish(&[], &Response::Continue, &mut out)
+                            .map_err(|e| {
+                                std::io::Error::other(format!("cannot answer end of message: {e}"))
+                            })?;
+                    }
+                }
+                Step::Close => {
+                    if !out.is_empty() {
+                        stream.write_all(&out).await?;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+    }
+}
+
+fn envelope_of(msg: &Message) -> Envelope {
+    Envelope {
+        mail_from: msg.envelope.sender.as_ref().map(|a| a.address.clone()),
+        rcpt_to: msg
+            .envelope
+            .recipients
+            .iter()
+            .map(|a| a.address.clone())
+            .collect(),
+        client_ip: msg.client_ip().map(str::to_string),
+        helo: msg.connection.helo.clone(),
+        authenticated_user: msg.auth_user().map(str::to_string),
+    }
+}
+
+fn reply(code: u16, enhanced: &str, text: &str) -> Response {
+    match ReplyText::new(code, Some(enhanced), &[text]) {
+        Ok(t) => Response::ReplyCode(t),
+        Err(_) if code >= 500 => Response::Reject,
+        Err(_) => Response::Tempfail,
+    }
+}
+
+async fn decide(scanner: &Scanner, msg: &Message) -> (Vec<Response>, Response) {
+    let raw = msg.raw_message();
+    let envelope = envelope_of(msg);
+    let outcome = scanner
+        .scan(Interface::Milter, Arc::new(raw.clone()), envelope)
+        .await;
+    let settings = &outcome.loaded.settings;
+    let d = &outcome.disposition;
+    scanner.metrics.message(Interface::Milter, d.action);
+    let rcpts: Vec<&str> = msg
+        .envelope
+        .recipients
+        .iter()
+        .map(|a| a.address.as_str())
+        .collect();
+    tracing::info!(
+        interface = "milter",
+        queue_id = msg.queue_id().unwrap_or("-"),
+        from = msg.envelope.sender.as_ref().map_or("-", |a| a.address.as_str()),
+        rcpt = %rcpts.join(","),
+        action = d.action.as_str(),
+        score = d.score,
+        reasons = %d.reasons.iter().map(|r| r.0.as_str()).collect::<Vec<_>>().join(","),
+        failure = d.failure.as_ref().map_or("", |f| f.token()),
+        elapsed_ms = outcome.elapsed.as_millis() as u64,
+        "message decided"
+    );
+    if d.failure.is_some() && settings.milter_on_error == OnError::Tempfail {
+        return (
+            Vec::new(),
+            reply(
+                451,
+                "4.7.1",
+                "Message not scanned, try again later (phishgate)",
+            ),
+        );
+    }
+    match d.action {
+        Action::Reject => (
+            Vec::new(),
+            reply(
+                550,
+                "5.7.1",
+                "Message rejected as phishing / Thu bi tu choi vi co dau hieu lua dao (phishgate)",
+            ),
+        ),
+        Action::Quarantine => {
+            let mut edits = edits_for(msg, &raw, d, settings);
+            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
+            edits.push(Response::Quarantine(format!(
+                "phishgate score {:.2}: {}",
+                d.score,
+                reasons.join(" ")
+            )));
+            (edits, Response::Continue)
+        }
+        Action::Accept | Action::Warn => (edits_for(msg, &raw, d, settings), Response::Continue),
+    }
+}
+
+/// The milter edits that carry a disposition out: forged `X-Phishgate-*`
+/// headers deleted, ours inserted at the top, the subject tagged and the
+/// banner put into the body (`warn`).
+pub fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<Response> {
+    let mut edits = Vec::new();
+    // Delete forged result headers, last occurrence first so the indexes
+    // (1-based per name) stay valid.
+    let mut names: Vec<String> = Vec::new();
+    for h in &msg.headers {
+        let n = h.name.to_ascii_lowercase();
+        if n.starts_with(&HEADER_PREFIX.to_ascii_lowercase()) && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    for n in names {
+        let count = msg
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(&n))
+            .count();
+        let display = msg
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(&n))
+            .map_or(n.clone(), |h| h.name.clone());
+        for index in (1..=count).rev() {
+            edits.push(Response::ChangeHeader {
+                index: index as u32,
+                name: display.clone(),
+                value: String::new(),
+            });
+        }
+    }
+    for (i, (name, value)) in d.headers.iter().enumerate() {
+        edits.push(Response::InsertHeader {
+            index: i as u32,
+            name: name.clone(),
+            value: phishgate_rewrite::encode_header_value(name, value),
+        });
+    }
+    if let Some(subject) = &d.subject {
+        edits.push(Response::ChangeHeader {
+            index: 1,
+            name: "Subject".into(),
+            value: phishgate_rewrite::encode_header_value("Subject", subject),
+        });
+    }
+    if let Some(banner) = &d.banner {
+        if msg.truncated {
+            tracing::info!("message larger than the milter body bound: no banner");
+        } else {
+            let b = phishgate_rewrite::Banner {
+                plain: banner.plain.clone(),
+                html: banner.html.clone(),
+            };
+            let limits = phishgate_rewrite::Limits {
+                max_message_bytes: settings.max_message_bytes,
+                ..phishgate_rewrite::Limits::default()
+            };
+            match phishgate_rewrite::insert_banner(raw, &b, &limits) {
+                Ok(rw) => {
+                    for e in rw.top_header_edits {
+                        let phishgate_rewrite::HeaderEdit::Set { name, value } = e;
+                        edits.push(Response::ChangeHeader {
+                            index: 1,
+                            name,
+                            value,
+                        });
+                    }
+                    edits.push(Response::ReplaceBody(rw.body));
+                }
+                Err(why) => tracing::info!(reason = %why, "no banner inserted"),
+            }
+        }
+    }
+    edits
+}

@@ -1,0 +1,220 @@
+//! Runs the pure analysis off the async threads, under a time budget, with
+//! a configuration that can be swapped on SIGHUP.
+//!
+//! The core is synchronous and CPU-bound, so each scan runs on tokio's
+//! blocking pool. A scan that outlives `[limits] max_scan_ms` is abandoned
+//! by the caller (its thread finishes in the background, holding a permit so
+//! runaway scans cannot pile up) and the message follows the interface's
+//! failure mode. A panic in the analysis is caught the same way.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use phishgate_core::{Config, Engine, Envelope, Facts, ScanInput, ScanResult};
+use tokio::sync::Semaphore;
+
+use crate::disposition::{Disposition, Failure};
+use crate::metrics::{Interface, Metrics};
+use crate::settings::Settings;
+
+/// Engine and settings built from one version of the configuration.
+pub struct Loaded {
+    /// The compiled analysis configuration.
+    pub engine: Engine,
+    /// The gateway settings.
+    pub settings: Settings,
+}
+
+impl Loaded {
+    /// Reads and compiles a configuration file (shipped defaults when `None`).
+    pub fn load(path: Option<&PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
+        let config = match path {
+            None => Config::from_toml_str("")?,
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    anyhow::anyhow!("cannot read configuration {}: {e}", p.display())
+                })?;
+                Config::from_toml_str(&text)
+                    .map_err(|e| anyhow::anyhow!("configuration {}: {e}", p.display()))?
+            }
+        };
+        Loaded::from_config(config, data_dir)
+    }
+
+    /// Compiles a configuration.
+    pub fn from_config(config: Config, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
+        let settings = Settings::from_config(&config, data_dir)?;
+        let engine = Engine::new(config)?;
+        Ok(Loaded { engine, settings })
+    }
+}
+
+/// The outcome of scanning one message.
+pub struct Outcome {
+    /// The full result, when the scan finished.
+    pub result: Option<ScanResult>,
+    /// What to do with the message.
+    pub disposition: Disposition,
+    /// Time spent (including waiting for a scan slot).
+    pub elapsed: Duration,
+    /// The configuration the message was judged by.
+    pub loaded: Arc<Loaded>,
+}
+
+/// Shared scanner: reloadable configuration, bounded blocking work, metrics.
+pub struct Scanner {
+    current: RwLock<Arc<Loaded>>,
+    slots: Arc<Semaphore>,
+    /// Process metrics.
+    pub metrics: Metrics,
+}
+
+impl Scanner {
+    /// A scanner over a loaded configuration. `slots` bounds the scans
+    /// running at once (including abandoned ones still finishing).
+    pub fn new(loaded: Loaded, slots: usize) -> Scanner {
+        Scanner {
+            current: RwLock::new(Arc::new(loaded)),
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the configuration (SIGHUP). Sessions in flight keep the one
+    /// they started with.
+    pub fn replace(&self, loaded: Loaded) {
+        let new = Arc::new(loaded);
+        match self.current.write() {
+            Ok(mut g) => *g = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Scans one message and decides what to do with it. Never fails: a
+    /// timeout or a crash becomes a [`Failure`] in the disposition, and the
+    /// caller applies its failure mode.
+    pub async fn scan(&self, iface: Interface, raw: Arc<Vec<u8>>, envelope: Envelope) -> Outcome {
+        let loaded = self.loaded();
+        let start = Instant::now();
+        if raw.len() > loaded.settings.max_message_bytes {
+            self.metrics.error(iface, "too-large");
+            return Outcome {
+                result: None,
+                disposition: Disposition::failed(Failure::TooLarge, &loaded.settings),
+                elapsed: start.elapsed(),
+                loaded,
+            };
+        }
+        let budget = loaded.settings.scan_timeout;
+        let work = {
+            let loaded = Arc::clone(&loaded);
+            let slots = Arc::clone(&self.slots);
+            async move {
+                let permit = slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Failure::Internal("scanner closed".into()))?;
+                let handle = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let facts = Facts::default();
+                    loaded.engine.scan(&ScanInput {
+                        raw: &raw,
+                        envelope: &envelope,
+                        facts: &facts,
+                    })
+                });
+                handle.await.map_err(|e| {
+                    let msg = if e.is_panic() {
+                        "the analysis panicked".to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    Failure::Internal(msg)
+                })
+            }
+        };
+        let res = match tokio::time::timeout(budget, work).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(f)) => Err(f),
+            Err(_) => Err(Failure::Timeout),
+        };
+        let elapsed = start.elapsed();
+        self.metrics.scan_latency(elapsed);
+        match res {
+            Ok(result) => {
+                let disposition = Disposition::new(&result, &loaded.engine, &loaded.settings);
+                Outcome {
+                    result: Some(result),
+                    disposition,
+                    elapsed,
+                    loaded,
+                }
+            }
+            Err(failure) => {
+                self.metrics.error(iface, failure.token());
+                tracing::warn!(interface = iface.as_str(), error = failure.token(), detail = ?failure, "scan failed");
+                Outcome {
+                    result: None,
+                    disposition: Disposition::failed(failure, &loaded.settings),
+                    elapsed,
+                    loaded,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scans_and_times_out() {
+        let config = Config::from_toml_str("").unwrap();
+        let scanner = Scanner::new(Loaded::from_config(config, None).unwrap(), 2);
+        let raw = Arc::new(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n".to_vec());
+        let o = scanner
+            .scan(Interface::Http, raw.clone(), Envelope::default())
+            .await;
+        assert!(o.result.is_some() && o.disposition.failure.is_none());
+
+        // A budget of 1 ms on a 2 MB message cannot be met.
+        let config = Config::from_toml_str("[limits]\nmax_scan_ms = 1\n").unwrap();
+        scanner.replace(Loaded::from_config(config, None).unwrap());
+        let mut big =
+            b"From: a@b.example\r\nSubject: hi\r\nContent-Type: text/html\r\n\r\n".to_vec();
+        for i in 0..40_000 {
+            big.extend_from_slice(
+                format!("<a href=\"http://x{i}.example/\">link {i}</a><br>\r\n").as_bytes(),
+            );
+        }
+        let o = scanner
+            .scan(Interface::Http, Arc::new(big), Envelope::default())
+            .await;
+        assert_eq!(o.disposition.failure, Some(Failure::Timeout));
+        assert!(scanner.metrics.render().contains("kind=\"timeout\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn too_large_is_a_failure_not_a_scan() {
+        let config = Config::from_toml_str("[gateway]\nmax_message_bytes = 2048\n").unwrap();
+        let scanner = Scanner::new(Loaded::from_config(config, None).unwrap(), 1);
+        let o = scanner
+            .scan(
+                Interface::Smtp,
+                Arc::new(vec![b'a'; 5000]),
+                Envelope::default(),
+            )
+            .await;
+        assert_eq!(o.disposition.failure, Some(Failure::TooLarge));
+    }
+}

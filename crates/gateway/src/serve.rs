@@ -1,0 +1,273 @@
+//! `phishgate serve`: binds the listeners, runs them until SIGTERM/SIGINT,
+//! reloads the configuration on SIGHUP, and drains sessions in flight on
+//! shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::http::{router, ApiState};
+use crate::scanner::{Loaded, Scanner};
+
+/// How `serve` was started.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Configuration file (re-read on SIGHUP); shipped defaults when absent.
+    pub config: Option<PathBuf>,
+    /// State directory; wins over `[storage] data_dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Counts sessions in flight so a shutdown can wait for them.
+#[derive(Clone, Default)]
+pub struct Tracker {
+    inner: Arc<(AtomicUsize, Notify)>,
+}
+
+/// Held by a session; dropping it marks the session done.
+pub struct TrackerToken(Tracker);
+
+impl Tracker {
+    /// A session starts.
+    pub fn start(&self) -> TrackerToken {
+        self.inner.0.fetch_add(1, Ordering::SeqCst);
+        TrackerToken(self.clone())
+    }
+    /// Sessions in flight.
+    pub fn in_flight(&self) -> usize {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+    /// Waits until no session is in flight.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for TrackerToken {
+    fn drop(&mut self) {
+        if self.0.inner.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.inner.1.notify_waiters();
+        }
+    }
+}
+
+/// A shutdown signal every task can wait on.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Resolves when shutdown starts.
+    pub async fn wait(&mut self) {
+        while !*self.0.borrow() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+    /// True once shutdown started.
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} ({what}); is another process using it? change [listen] {what}"
+        )
+    })
+}
+
+/// Sets up logging (text or JSON lines on stderr; `RUST_LOG` filters).
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+}
+
+/// Runs the gateway until SIGTERM or SIGINT.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let loaded = Loaded::load(opts.config.as_ref(), opts.data_dir.clone())?;
+    init_logging(&loaded.settings.log_format);
+    let (tx, rx) = watch::channel(false);
+    let shutdown_signal = async move {
+        wait_for_stop().await;
+        let _ = tx.send(true);
+    };
+    run(loaded, opts, Shutdown(rx), shutdown_signal).await
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the listeners of `loaded` until `stop` resolves, then drains.
+pub async fn run(
+    loaded: Loaded,
+    opts: ServeOptions,
+    shutdown: Shutdown,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = loaded.settings.clone();
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {} (use --data-dir or [storage] data_dir)",
+            settings.data_dir.display()
+        )
+    })?;
+    let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let scanner = Arc::new(Scanner::new(loaded, slots));
+    let tracker = Tracker::default();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = settings.http {
+        let listener = bind(addr, "http").await?;
+        tracing::info!(%addr, "HTTP API listening (/checkv2, /api/v1/scan, /ping, /metrics)");
+        let app = router(ApiState::new(Arc::clone(&scanner), settings.max_sessions));
+        let mut sd = shutdown.clone();
+        tasks.spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { sd.wait().await })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+    }
+    if let Some(addr) = settings.milter {
+        let listener = bind(addr, "milter").await?;
+        tracing::info!(%addr, "milter listening");
+        tasks.spawn(crate::milter::accept_loop(
+            listener,
+            Arc::clone(&scanner),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(addr) = settings.smtp {
+        let listener = bind(addr, "smtp").await?;
+        tracing::info!(%addr, relay = %settings.relay, "SMTP content filter listening");
+        tasks.spawn(crate::smtp::accept_loop(
+            listener,
+            Arc::clone(&scanner),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if tasks.is_empty() {
+        anyhow::bail!("every listener is disabled in [listen]: nothing to serve");
+    }
+    tracing::info!(
+        data_dir = %settings.data_dir.display(),
+        config = %opts.config.as_ref().map_or("(defaults)".to_string(), |p| p.display().to_string()),
+        "phishgate serve started"
+    );
+
+    // SIGHUP: reload the configuration; a bad file keeps the old one.
+    #[cfg(unix)]
+    {
+        let scanner = Arc::clone(&scanner);
+        let opts = opts.clone();
+        let mut sd = shutdown.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = sd.wait() => return,
+                    r = hup.recv() => if r.is_none() { return },
+                }
+                reload(&scanner, &opts);
+            }
+        });
+    }
+
+    stop.await;
+    let grace = settings.shutdown_grace;
+    tracing::info!(
+        in_flight = tracker.in_flight(),
+        grace_secs = grace.as_secs(),
+        "draining sessions"
+    );
+    let drained = tokio::time::timeout(grace, async {
+        while tasks.join_next().await.is_some() {}
+        tracker.idle().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            in_flight = tracker.in_flight(),
+            "sessions still open after the grace period; closing them (the MTA retries)"
+        );
+    }
+    tracing::info!("phishgate serve stopped");
+    Ok(())
+}
+
+/// Re-reads the configuration file; keeps the old one when it is invalid.
+pub fn reload(scanner: &Scanner, opts: &ServeOptions) {
+    match Loaded::load(opts.config.as_ref(), opts.data_dir.clone()) {
+        Ok(new) => {
+            let old = scanner.loaded();
+            if new.settings.milter != old.settings.milter
+                || new.settings.smtp != old.settings.smtp
+                || new.settings.http != old.settings.http
+            {
+                tracing::warn!("[listen] changed: listeners move only on restart");
+            }
+            scanner.replace(new);
+            tracing::info!("configuration reloaded");
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the previous configuration")
+        }
+    }
+}
+
+/// Idle timeout helper: a future that fails after `d`.
+pub async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(d, f).await.ok()
+}
