@@ -102,7 +102,7 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
-    /// Run the gateway: milter, SMTP content filter and HTTP API (see [listen]).
+    /// Run the gateway: milter, SMTP content filter and HTTP API (see `[listen]`).
     ///
     /// SIGHUP reloads the configuration; SIGTERM/SIGINT stop after the
     /// sessions in flight finish.
