@@ -48,31 +48,49 @@ impl Server {
     /// Writes a configuration (the corpus organisation, free ports, `extra`
     /// appended) and starts `phishgate serve`, waiting until it answers.
     pub fn start(name: &str, relay: Option<SocketAddr>, extra: &str) -> Server {
+        let mut s = Server::prepare(name);
+        s.configure(relay, extra);
+        s.spawn();
+        s
+    }
+
+    /// Chooses the directory and ports without starting anything, so an
+    /// MTA can be configured to point at them first.
+    pub fn prepare(name: &str) -> Server {
         let dir = scratch(name);
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let milter: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let smtp: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let relay = relay.unwrap_or_else(|| format!("127.0.0.1:{}", free_port()).parse().unwrap());
+        let port = || -> SocketAddr {
+            format!("127.0.0.1:{}", phishgate_testkit::alloc_port().unwrap())
+                .parse()
+                .unwrap()
+        };
+        Server {
+            child: None,
+            config: dir.join("phishgate.toml"),
+            dir,
+            http: port(),
+            milter: port(),
+            smtp: port(),
+            log: PathBuf::new(),
+        }
+    }
+
+    /// Writes the configuration: the corpus organisation, these ports, the
+    /// relay, then `extra`.
+    pub fn configure(&mut self, relay: Option<SocketAddr>, extra: &str) {
+        let relay = relay.unwrap_or_else(|| {
+            format!("127.0.0.1:{}", phishgate_testkit::unused_port().unwrap())
+                .parse()
+                .unwrap()
+        });
         let org = std::fs::read_to_string(repo().join("corpus/phishgate.toml")).unwrap();
-        let config = dir.join("phishgate.toml");
         std::fs::write(
-            &config,
+            &self.config,
             format!(
-                "{org}\n[listen]\nhttp = \"{http}\"\nmilter = \"{milter}\"\nsmtp = \"{smtp}\"\n\n[relay]\naddress = \"{relay}\"\n\n{extra}\n"
+                "{org}\n[listen]\nhttp = \"{}\"\nmilter = \"{}\"\nsmtp = \"{}\"\n\n[relay]\naddress = \"{relay}\"\n\n{extra}\n",
+                self.http, self.milter, self.smtp
             ),
         )
         .unwrap();
-        let mut s = Server {
-            child: None,
-            dir,
-            config,
-            http,
-            milter,
-            smtp,
-            log: PathBuf::new(),
-        };
-        s.spawn();
-        s
     }
 
     /// (Re)starts the process on the same configuration and ports.
