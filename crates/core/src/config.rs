@@ -392,6 +392,29 @@ reject = 15.0
 # Change a symbol's score like this:
 # [symbols.URL_SHORTENER]
 # score = 2.5
+
+# --- phishgate serve (see the README, "In the mail path") -----------------
+# Listeners, all on loopback by default; "off" disables one.
+# [listen]
+# milter = "127.0.0.1:11381"   # Postfix smtpd_milters = inet:127.0.0.1:11381
+# smtp = "127.0.0.1:11382"     # Postfix content_filter = phishgate:[127.0.0.1]:11382
+# http = "127.0.0.1:11380"     # /checkv2 (Rspamd clients), /api/v1/scan, /metrics
+
+# Where the content filter re-injects scanned mail (Postfix's filter-free smtpd).
+# [relay]
+# address = "127.0.0.1:10026"
+
+# [storage]
+# data_dir = "/var/lib/phishgate"
+
+# [gateway]
+# subject_tag = "[CẢNH BÁO]"            # tag for doubtful mail ("" for none)
+# milter_on_error = "accept"            # scan failed or too slow: deliver with a header, or "tempfail"
+# smtp_on_error = "tempfail"            # content filter: Postfix retries later, or "accept"
+# content_filter_reject = "quarantine"  # or "bounce" (5xx; Postfix bounces to the sender)
+
+# [banner]
+# contact = "Trung tâm CNTT, điện thoại ..."   # who users should call
 "#
     )
 }
