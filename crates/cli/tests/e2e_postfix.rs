@@ -546,8 +546,10 @@ fn content_filter_mode_through_real_postfix() {
 /// multipart/alternative message gets the banner on both sides.
 #[test]
 fn forged_result_headers_are_replaced_in_both_modes() {
-    let forged = "X-Phishgate-Action: accept\r\nX-PhishGate-Score: -100\r\nX-Phishgate-Action: accept\r\n";
-    let lure = std::fs::read(repo().join("corpus/phish/vi/01-xac-minh-tai-khoan-webmail.eml")).unwrap();
+    let forged =
+        "X-Phishgate-Action: accept\r\nX-PhishGate-Score: -100\r\nX-Phishgate-Action: accept\r\n";
+    let lure =
+        std::fs::read(repo().join("corpus/phish/vi/01-xac-minh-tai-khoan-webmail.eml")).unwrap();
     let mut data = forged.as_bytes().to_vec();
     data.extend_from_slice(&lure);
     // Thresholds moved so this lure is delivered with a warning.
@@ -556,20 +558,35 @@ fn forged_result_headers_are_replaced_in_both_modes() {
     // Milter mode.
     let mut server = Server::prepare("forged-milter");
     let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
-    let pf = PostfixBuilder::new().domain(DOMAIN).catch_all(true).main_cf(&main_cf).start().unwrap();
+    let pf = PostfixBuilder::new()
+        .domain(DOMAIN)
+        .catch_all(true)
+        .main_cf(&main_cf)
+        .start()
+        .unwrap();
     server.configure(None, extra);
     server.spawn();
     let r = pf
-        .send_swaks(&SendSpec::new("x@gmail.com", &["forged@laocai.gov.vn"], data.clone()))
+        .send_swaks(&SendSpec::new(
+            "x@gmail.com",
+            &["forged@laocai.gov.vn"],
+            data.clone(),
+        ))
         .unwrap();
     assert_eq!(r.final_code, Some(250), "{}", r.transcript);
-    let got = pf.wait_for_maildir("catchall", 1, Duration::from_secs(30)).unwrap();
+    let got = pf
+        .wait_for_maildir("catchall", 1, Duration::from_secs(30))
+        .unwrap();
     check_forged(&got[0]);
 
     // Content-filter mode.
     let mut server = Server::prepare("forged-filter");
-    let main_cf = deploy("content-filter.main.cf").replace("[127.0.0.1]:11382", &format!("[127.0.0.1]:{}", server.smtp.port()));
-    let master_cf = deploy("content-filter.master.cf").replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
+    let main_cf = deploy("content-filter.main.cf").replace(
+        "[127.0.0.1]:11382",
+        &format!("[127.0.0.1]:{}", server.smtp.port()),
+    );
+    let master_cf = deploy("content-filter.master.cf")
+        .replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
     let pf = PostfixBuilder::new()
         .domain(DOMAIN)
         .catch_all(true)
@@ -578,31 +595,51 @@ fn forged_result_headers_are_replaced_in_both_modes() {
         .master_cf(&master_cf)
         .start()
         .unwrap();
-    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap()).parse().unwrap();
+    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap())
+        .parse()
+        .unwrap();
     server.configure(Some(relay), extra);
     server.spawn();
     let r = pf
-        .send_swaks(&SendSpec::new("x@gmail.com", &["forged@laocai.gov.vn"], data))
+        .send_swaks(&SendSpec::new(
+            "x@gmail.com",
+            &["forged@laocai.gov.vn"],
+            data,
+        ))
         .unwrap();
     assert_eq!(r.final_code, Some(250), "{}", r.transcript);
-    let got = pf.wait_for_maildir("catchall", 1, Duration::from_secs(30)).unwrap();
+    let got = pf
+        .wait_for_maildir("catchall", 1, Duration::from_secs(30))
+        .unwrap();
     check_forged(&got[0]);
 }
 
 fn check_forged(got: &Delivered) {
     use mail_parser::MimeHeaders;
-    assert_eq!(got.headers("X-Phishgate-Action"), vec!["warn".to_string()], "{}", got.text());
+    assert_eq!(
+        got.headers("X-Phishgate-Action"),
+        vec!["warn".to_string()],
+        "{}",
+        got.text()
+    );
     assert_eq!(got.headers("X-Phishgate-Score").len(), 1, "{}", got.text());
     assert_ne!(got.header("X-Phishgate-Score").unwrap(), "-100");
-    let parsed = mail_parser::MessageParser::default().parse(&got.bytes).unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&got.bytes)
+        .unwrap();
     assert!(parsed.subject().unwrap().starts_with("[CẢNH BÁO] "));
     // Both sides of multipart/alternative carry the banner.
     let mut sides = 0;
     for part in parsed.parts.iter() {
-        let ct = part.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")));
+        let ct = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")));
         if let (Some(ct), Some(text)) = (ct, part.text_contents()) {
             if ct == "text/plain" || ct == "text/html" {
-                assert!(text.contains("Thư này có dấu hiệu lừa đảo"), "{ct} without banner:\n{text}");
+                assert!(
+                    text.contains("Thư này có dấu hiệu lừa đảo"),
+                    "{ct} without banner:\n{text}"
+                );
                 sides += 1;
             }
         }

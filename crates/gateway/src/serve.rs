@@ -160,9 +160,40 @@ pub async fn run(
     let scanner = Arc::new(Scanner::new(loaded, slots));
     let tracker = Tracker::default();
 
+    // Bind every listener before serving any, so a process that answers
+    // /ping has all its ports open (and a busy port fails the start).
+    let http = match settings.http {
+        Some(addr) => Some((addr, bind(addr, "http").await?)),
+        None => None,
+    };
+    let milter = match settings.milter {
+        Some(addr) => Some((addr, bind(addr, "milter").await?)),
+        None => None,
+    };
+    let smtp = match settings.smtp {
+        Some(addr) => Some((addr, bind(addr, "smtp").await?)),
+        None => None,
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    if let Some(addr) = settings.http {
-        let listener = bind(addr, "http").await?;
+    if let Some((addr, listener)) = milter {
+        tracing::info!(%addr, "milter listening");
+        tasks.spawn(crate::milter::accept_loop(
+            listener,
+            Arc::clone(&scanner),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some((addr, listener)) = smtp {
+        tracing::info!(%addr, relay = %settings.relay, "SMTP content filter listening");
+        tasks.spawn(crate::smtp::accept_loop(
+            listener,
+            Arc::clone(&scanner),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some((addr, listener)) = http {
         tracing::info!(%addr, "HTTP API listening (/checkv2, /api/v1/scan, /ping, /metrics)");
         let app = router(ApiState::new(Arc::clone(&scanner), settings.max_sessions));
         let mut sd = shutdown.clone();
@@ -174,26 +205,6 @@ pub async fn run(
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
-    }
-    if let Some(addr) = settings.milter {
-        let listener = bind(addr, "milter").await?;
-        tracing::info!(%addr, "milter listening");
-        tasks.spawn(crate::milter::accept_loop(
-            listener,
-            Arc::clone(&scanner),
-            tracker.clone(),
-            shutdown.clone(),
-        ));
-    }
-    if let Some(addr) = settings.smtp {
-        let listener = bind(addr, "smtp").await?;
-        tracing::info!(%addr, relay = %settings.relay, "SMTP content filter listening");
-        tasks.spawn(crate::smtp::accept_loop(
-            listener,
-            Arc::clone(&scanner),
-            tracker.clone(),
-            shutdown.clone(),
-        ));
     }
     if tasks.is_empty() {
         anyhow::bail!("every listener is disabled in [listen]: nothing to serve");

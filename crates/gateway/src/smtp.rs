@@ -101,11 +101,19 @@ async fn session(
     };
     let mut server = Server::new(cfg);
     let mut buf = vec![0u8; 64 * 1024];
+    // The client is sending a message (our last reply was `354`): on
+    // shutdown it may finish it, and gets the `421` right after the reply
+    // to its final dot.
+    let mut in_data = false;
     loop {
         while let Some(ev) = server.next_event() {
             match ev {
-                Event::Send(bytes) => stream.write_all(&bytes).await?,
+                Event::Send(bytes) => {
+                    in_data = last_reply_code(&bytes) == Some(354);
+                    stream.write_all(&bytes).await?
+                }
                 Event::Message(tx) => {
+                    in_data = false;
                     let reply = handle(scanner, *tx).await;
                     if let Err(e) = server.finish_data(reply) {
                         tracing::error!(error = %e, "cannot answer the end of data");
@@ -121,12 +129,15 @@ async fn session(
         if server.is_closed() {
             return Ok(());
         }
+        // Checked on every turn, not only while waiting for input: a
+        // shutdown that starts during a scan or a relay is seen here.
+        if shutdown.is_set() && !in_data {
+            server.shutdown(SmtpShutdown::Stopping);
+            continue;
+        }
         let read = tokio::select! {
             r = tokio::time::timeout(settings.idle_timeout, stream.read(&mut buf)) => r,
-            _ = shutdown.wait(), if !shutdown.is_set() => {
-                server.shutdown(SmtpShutdown::Stopping);
-                continue;
-            }
+            _ = shutdown.wait(), if !shutdown.is_set() => continue,
         };
         match read {
             Err(_) => {
@@ -138,6 +149,20 @@ async fn session(
             Ok(Err(e)) => return Err(e),
         }
     }
+}
+
+/// The code of the last reply in `bytes` (output of the codec: whole
+/// CRLF-terminated reply lines).
+fn last_reply_code(bytes: &[u8]) -> Option<u16> {
+    let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
+    let start = body
+        .windows(2)
+        .rposition(|w| w == b"\r\n")
+        .map_or(0, |i| i + 2);
+    std::str::from_utf8(body.get(start..start + 3)?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn envelope_of(tx: &Transaction) -> Envelope {
@@ -417,5 +442,28 @@ async fn deliver(settings: &Settings, tx: Transaction) -> std::io::Result<Outcom
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => client.connection_closed(),
             Ok(Ok(n)) => client.feed(buf.get(..n).unwrap_or_default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_reply_code;
+
+    #[test]
+    fn last_reply_code_reads_the_last_line() {
+        assert_eq!(
+            last_reply_code(b"354 End data with <CR><LF>.<CR><LF>\r\n"),
+            Some(354)
+        );
+        assert_eq!(
+            last_reply_code(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data\r\n"),
+            Some(354)
+        );
+        assert_eq!(
+            last_reply_code(b"250-host\r\n250-SIZE 10\r\n250 DSN\r\n"),
+            Some(250)
+        );
+        assert_eq!(last_reply_code(b"354 go\r\n250 2.0.0 Ok\r\n"), Some(250));
+        assert_eq!(last_reply_code(b""), None);
     }
 }

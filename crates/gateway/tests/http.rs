@@ -271,7 +271,9 @@ async fn rspamc_client_against_checkv2() {
         actions.push(v["action"].as_str().unwrap().to_string());
         assert!(v["symbols"].is_object());
     }
-    assert_eq!(actions, vec!["reject", "no action"], "{stdout}");
+    // rspamc prints the replies in the order they finish.
+    actions.sort();
+    assert_eq!(actions, vec!["no action", "reject"], "{stdout}");
 
     // The plain-text output names the action and the symbols.
     let lure = repo().join("corpus").join(LURE);

@@ -58,8 +58,10 @@ impl Server {
     /// MTA can be configured to point at them first.
     pub fn prepare(name: &str) -> Server {
         let dir = scratch(name);
+        // Below the ephemeral range: no outgoing connection of another test
+        // (Postfix, swaks) can take the port before phishgate binds it.
         let port = || -> SocketAddr {
-            format!("127.0.0.1:{}", phishgate_testkit::alloc_port().unwrap())
+            format!("127.0.0.1:{}", phishgate_testkit::unused_port().unwrap())
                 .parse()
                 .unwrap()
         };
