@@ -8,6 +8,7 @@
 
 mod bench;
 mod input;
+mod loadgen;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -102,6 +103,8 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Load-test a running `phishgate serve` on loopback (HTTP /checkv2 and milter).
+    Loadgen(loadgen::Args),
     /// Run the gateway: milter, SMTP content filter and HTTP API (see `[listen]`).
     ///
     /// SIGHUP reloads the configuration; SIGTERM/SIGINT stop after the
@@ -208,6 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bench::run(&engine, &paths, limit, rounds.max(1), json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Loadgen(args) => loadgen::run(args),
         Command::Serve { config, data_dir } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
