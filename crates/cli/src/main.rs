@@ -393,5 +393,8 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
             Outcome::Failed { source, message }
         };
     }
-    Outcome::Scanned { source, result }
+    Outcome::Scanned {
+        source,
+        result: Box::new(result),
+    }
 }

@@ -29,7 +29,7 @@ pub enum Outcome {
         /// Where the message came from.
         source: String,
         /// The verdict.
-        result: ScanResult,
+        result: Box<ScanResult>,
     },
     /// Found while walking a folder and not mail (a LICENSE, a notes file):
     /// noted on stderr, not an error.
@@ -70,6 +70,14 @@ struct JsonResult<'a> {
     message_id: Option<&'a str>,
     size: usize,
     thresholds: phishgate_core::ThresholdsOut,
+    /// To and Cc addresses.
+    to: &'a [String],
+    /// Registrable domains of the links.
+    link_domains: &'a [String],
+    /// Attachments with their SHA-256.
+    attachments: &'a [phishgate_core::AttachmentSummary],
+    /// Campaign fingerprint.
+    fingerprint: &'a str,
 }
 
 /// Prints outcomes.
@@ -120,6 +128,10 @@ impl Printer<'_> {
                     message_id: result.message_id.as_deref(),
                     size: result.size,
                     thresholds: result.thresholds,
+                    to: &result.to,
+                    link_domains: &result.link_domains,
+                    attachments: &result.attachments,
+                    fingerprint: &result.fingerprint,
                 };
                 let line = serde_json::to_string(&j).map_err(std::io::Error::other)?;
                 writeln!(out, "{line}")

@@ -34,6 +34,38 @@ pub struct Facts {
     /// Authentication results the gateway verified itself; believed like a
     /// header stamped by the organisation's `authserv_id`.
     pub auth: Option<AuthResults>,
+    /// What the organisation's store remembers about the sender (the
+    /// gateway looks it up before the scan); `None` when there is no store.
+    pub sender: Option<SenderHistory>,
+}
+
+/// What the store remembers about an external sender, as counts: the core
+/// reads no clock and no database, the gateway fills this in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SenderHistory {
+    /// Earlier messages from this address.
+    pub address_count: u64,
+    /// Earlier messages from this address's domain.
+    pub domain_count: u64,
+    /// Someone in the organisation wrote to this address.
+    pub address_replied: bool,
+    /// Someone in the organisation wrote to this domain.
+    pub domain_replied: bool,
+    /// Days since the address first wrote (`None`: never).
+    pub address_age_days: Option<f64>,
+}
+
+/// One attachment as a verdict reports it (history, feeds, campaigns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentSummary {
+    /// File name.
+    pub name: String,
+    /// Declared content type.
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: u64,
+    /// SHA-256 of the decoded content, lowercase hex.
+    pub sha256: String,
 }
 
 /// One message to scan.
@@ -77,6 +109,19 @@ pub struct ScanResult {
     pub message_id: Option<String>,
     /// Size in bytes.
     pub size: usize,
+    /// To and Cc addresses.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Registrable domains of the links (sorted, at most 100).
+    #[serde(default)]
+    pub link_domains: Vec<String>,
+    /// Attachments (including archive-free nested ones), with hashes.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentSummary>,
+    /// Content fingerprint for campaign grouping: the same subject template,
+    /// link domains and attachments give the same value.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 /// Thresholds as reported in a result.
@@ -164,6 +209,19 @@ impl Engine {
             subject: view.subject.clone(),
             message_id: view.message_id.clone(),
             size: view.size,
+            to: view.recipients.iter().map(|m| m.address.clone()).collect(),
+            link_domains: link_domains(view),
+            attachments: view
+                .attachments
+                .iter()
+                .map(|a| AttachmentSummary {
+                    name: a.name.clone(),
+                    content_type: a.declared_type.clone(),
+                    size: a.size as u64,
+                    sha256: a.sha256.clone(),
+                })
+                .collect(),
+            fingerprint: fingerprint(view),
         }
     }
 
@@ -193,4 +251,59 @@ impl Engine {
         }
         name.to_string()
     }
+}
+
+/// Registrable domains of a message's links, sorted and deduplicated.
+fn link_domains(view: &MessageView) -> Vec<String> {
+    let mut d: Vec<String> = view
+        .links
+        .iter()
+        .filter_map(|l| l.url.as_ref())
+        .map(|u| {
+            if u.registrable.is_empty() {
+                u.host.clone()
+            } else {
+                u.registrable.clone()
+            }
+        })
+        .filter(|h| !h.is_empty())
+        .collect();
+    d.sort();
+    d.dedup();
+    d.truncate(100);
+    d
+}
+
+/// A campaign fingerprint: the subject with numbers, reply prefixes and
+/// case taken out, the link domains and the attachment hashes, hashed.
+/// Two messages of one campaign sent to different people (other names in
+/// the greeting, other tracking numbers) share it.
+fn fingerprint(view: &MessageView) -> String {
+    let mut subject = phishgate_text::fold_simple(&view.subject);
+    loop {
+        let t = subject.trim_start();
+        let stripped = ["re:", "fw:", "fwd:", "tl:", "tr:", "aw:"]
+            .iter()
+            .find_map(|p| t.strip_prefix(p));
+        match stripped {
+            Some(rest) => subject = rest.to_string(),
+            None => break,
+        }
+    }
+    let subject: String = subject
+        .chars()
+        .map(|c| if c.is_numeric() { '#' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut material = subject;
+    material.push('|');
+    material.push_str(&link_domains(view).join(","));
+    material.push('|');
+    let mut hashes: Vec<&str> = view.attachments.iter().map(|a| a.sha256.as_str()).collect();
+    hashes.sort_unstable();
+    material.push_str(&hashes.join(","));
+    let full = crate::view::attachment::sha256_hex(material.as_bytes());
+    full.get(..16).unwrap_or(&full).to_string()
 }

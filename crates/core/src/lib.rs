@@ -33,6 +33,7 @@ pub mod view;
 
 pub use config::{Config, ConfigError};
 pub use engine::{
-    Engine, EngineError, Envelope, Facts, Lang, ScanInput, ScanResult, ThresholdsOut,
+    AttachmentSummary, Engine, EngineError, Envelope, Facts, Lang, ScanInput, ScanResult,
+    SenderHistory, ThresholdsOut,
 };
 pub use scoring::{Action, ScoredSymbol};

@@ -20,6 +20,7 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     checks::display_name::check(ctx, f);
     checks::reply_to::check(ctx, f);
     checks::contact_address::check(ctx, f);
+    checks::sender_history::check(ctx, f);
     // Content.
     checks::lures::check(ctx, f);
     checks::bec::check(ctx, f);

@@ -19,6 +19,7 @@ pub mod office_macros;
 pub mod own_domain;
 pub mod pdf_attachments;
 pub mod reply_to;
+pub mod sender_history;
 
 use crate::config::Config;
 use crate::engine::{Engine, Envelope, Facts};

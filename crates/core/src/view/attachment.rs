@@ -65,6 +65,9 @@ pub struct PdfFacts {
 pub struct Attachment {
     /// File name as declared (decoded), possibly empty.
     pub name: String,
+    /// SHA-256 of the decoded content, lowercase hex (threat feeds and
+    /// history match attachments by it).
+    pub sha256: String,
     /// Declared Content-Type, lower case.
     pub declared_type: String,
     /// Type from magic bytes.
@@ -187,6 +190,16 @@ pub struct Budget {
     pub bytes_left: usize,
 }
 
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = String::with_capacity(64);
+    for b in d.as_ref() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 /// Inspects one attachment's content.
 pub fn inspect(
     name: &str,
@@ -197,6 +210,7 @@ pub fn inspect(
 ) -> Attachment {
     let mut a = Attachment {
         name: name.to_string(),
+        sha256: sha256_hex(bytes),
         declared_type: declared_type.to_ascii_lowercase(),
         size: bytes.len(),
         ..Attachment::default()
