@@ -217,10 +217,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            rt.block_on(phishgate_gateway::serve(phishgate_gateway::ServeOptions {
+            let result = rt.block_on(phishgate_gateway::serve(phishgate_gateway::ServeOptions {
                 config,
                 data_dir,
-            }))?;
+            }));
+            // A scan abandoned at its time budget may still be running on a
+            // blocking thread: do not wait for it.
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            result?;
             Ok(ExitCode::SUCCESS)
         }
     }

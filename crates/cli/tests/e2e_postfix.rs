@@ -646,3 +646,114 @@ fn check_forged(got: &Delivered) {
     }
     assert_eq!(sides, 2, "{}", got.text());
 }
+
+/// Regressions from review, through real Postfix in milter mode: a client
+/// pausing inside DATA longer than phishgate's SMTP idle timeout still gets
+/// its message scanned (Postfix is silent towards the milter meanwhile);
+/// a thousand filler headers do not hide forged result headers or the
+/// From; an edit the codec refuses (an unfoldable 3,000-byte Content-Type
+/// parameter) drops the banner but keeps the result headers and the tag.
+#[test]
+fn milter_slow_data_many_headers_and_unfoldable_edits() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut server = Server::prepare("milter-regress");
+    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
+    let pf = PostfixBuilder::new()
+        .domain(DOMAIN)
+        .catch_all(true)
+        .main_cf(&main_cf)
+        .start()
+        .unwrap();
+    server.configure(
+        None,
+        "[gateway]\nidle_timeout_secs = 1\n[actions]\nwarn = 1.0\nquarantine = 900.0\nreject = 1000.0\n",
+    );
+    server.spawn();
+    let lure_body = "Tai khoan email cua ban se bi tam ngung trong 24 gio. Vui long xac minh tai khoan tai http://mail-laocai-gov.top/login ngay.\r\n";
+    let send = |rcpt: &str, head: &str, pause: Duration| -> String {
+        let s = std::net::TcpStream::connect(pf.smtp_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let read = |r: &mut BufReader<std::net::TcpStream>| {
+            let mut all = String::new();
+            loop {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap();
+                all.push_str(&l);
+                if l.len() < 4 || l.as_bytes()[3] == b' ' {
+                    return all;
+                }
+            }
+        };
+        read(&mut r);
+        for c in [
+            "EHLO client.test".to_string(),
+            "MAIL FROM:<admin@mail-laocai-gov.top>".to_string(),
+            format!("RCPT TO:<{rcpt}>"),
+            "DATA".to_string(),
+        ] {
+            w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
+            read(&mut r);
+        }
+        w.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(pause);
+        w.write_all(lure_body.as_bytes()).unwrap();
+        w.write_all(b".\r\n").unwrap();
+        read(&mut r)
+    };
+    let base = "From: \"Quan tri he thong\" <admin@mail-laocai-gov.top>\r\nTo: a@laocai.gov.vn\r\nSubject: Xac minh tai khoan email\r\n";
+    // 1. A pause of 3 s inside DATA.
+    let head = format!("{base}Content-Type: text/plain; charset=utf-8\r\n\r\n");
+    assert!(send("slow@laocai.gov.vn", &head, Duration::from_secs(3)).starts_with("250"));
+    // 2. 1,001 filler headers, then forged results.
+    let mut head = String::new();
+    for i in 0..1001 {
+        head.push_str(&format!("X-Filler: {i}\r\n"));
+    }
+    head.push_str("X-Phishgate-Status: scanned\r\nX-Phishgate-Action: accept\r\n");
+    head.push_str(&format!(
+        "{base}Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    ));
+    assert!(send("many@laocai.gov.vn", &head, Duration::ZERO).starts_with("250"));
+    // 3. An unfoldable Content-Type parameter.
+    let pad = "A".repeat(3000);
+    let head = format!("X-Phishgate-Action: accept\r\n{base}Content-Type: text/plain; charset=utf-8; x-pad={pad}\r\n\r\n");
+    assert!(send("longct@laocai.gov.vn", &head, Duration::ZERO).starts_with("250"));
+
+    let got = pf
+        .wait_for_maildir("catchall", 3, Duration::from_secs(30))
+        .unwrap();
+    for d in &got {
+        let to = d.header("X-Original-To").unwrap();
+        assert_eq!(
+            d.headers("X-Phishgate-Action"),
+            vec!["warn".to_string()],
+            "{to}:\n{}",
+            d.text()
+        );
+        assert_eq!(
+            d.headers("X-Phishgate-Status"),
+            vec!["scanned".to_string()],
+            "{to}"
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&d.bytes)
+            .unwrap();
+        assert!(parsed.subject().unwrap().starts_with("[CẢNH BÁO] "), "{to}");
+        if to.starts_with("longct") {
+            assert!(
+                server.log_text().contains("milter edits refused"),
+                "{}",
+                server.log_text()
+            );
+        } else {
+            let text = parsed.body_text(0).unwrap_or_default();
+            assert!(
+                text.contains("Thư này có dấu hiệu lừa đảo"),
+                "{to}:\n{}",
+                d.text()
+            );
+        }
+    }
+}

@@ -624,7 +624,11 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn slow_senders_time_out() {
-    let mut s = start("slow", None, "[gateway]\nidle_timeout_secs = 1\n");
+    let mut s = start(
+        "slow",
+        None,
+        "[gateway]\nidle_timeout_secs = 1\nmilter_idle_timeout_secs = 1\n",
+    );
     let (smtp, milter) = (s.smtp, s.milter);
     std::thread::scope(|sc| {
         // SMTP: EHLO, then silence -> 421, then close.

@@ -45,7 +45,12 @@ fn sighup_reloads_and_sigterm_stops() {
     // A broken file on SIGHUP keeps the previous configuration.
     std::fs::write(&s.config, "[actions\nbroken").unwrap();
     s.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..200 {
+        if s.log_text().contains("reload failed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
         s.post_json("/checkv2", &[], &lure)["action"],
         "rewrite subject"

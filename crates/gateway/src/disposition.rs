@@ -192,7 +192,25 @@ impl Disposition {
 /// subject tagged and the banner inserted where the disposition asks for
 /// them. Every other byte is kept.
 pub fn rewrite_message(raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<u8> {
-    let body = d.banner.as_ref().and_then(|b| {
+    let body = banner_body(raw, d, settings);
+    let edits = phishgate_rewrite::MessageEdits {
+        remove_headers: Vec::new(),
+        remove_prefixes: vec![HEADER_PREFIX.to_string()],
+        add_headers_top: d.headers.clone(),
+        set_subject: d.subject.clone(),
+        body,
+    };
+    phishgate_rewrite::apply(raw, &edits)
+}
+
+/// The banner inserted into `raw`, when the disposition asks for one and
+/// the message can take it (not signed, has a text part...).
+pub fn banner_body(
+    raw: &[u8],
+    d: &Disposition,
+    settings: &Settings,
+) -> Option<phishgate_rewrite::BodyRewrite> {
+    d.banner.as_ref().and_then(|b| {
         let banner = phishgate_rewrite::Banner {
             plain: b.plain.clone(),
             html: b.html.clone(),
@@ -208,15 +226,7 @@ pub fn rewrite_message(raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<
                 None
             }
         }
-    });
-    let edits = phishgate_rewrite::MessageEdits {
-        remove_headers: Vec::new(),
-        remove_prefixes: vec![HEADER_PREFIX.to_string()],
-        add_headers_top: d.headers.clone(),
-        set_subject: d.subject.clone(),
-        body,
-    };
-    phishgate_rewrite::apply(raw, &edits)
+    })
 }
 
 fn banner_text(

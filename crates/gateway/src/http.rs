@@ -14,11 +14,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use phishgate_core::{Action, Envelope, Lang};
+use phishgate_core::{Action, Envelope, Facts, Lang};
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
-use crate::disposition::{rewrite_message, OUR_HEADERS};
+use crate::disposition::{banner_body, rewrite_message, OUR_HEADERS};
 use crate::metrics::Interface;
 use crate::scanner::{Outcome, Scanner};
 use crate::settings::OnError;
@@ -117,10 +117,10 @@ impl Params {
     fn new(headers: &HeaderMap, uri: &Uri) -> Result<Params, String> {
         let mut pairs = Vec::new();
         for (name, value) in headers {
-            let v = value
-                .to_str()
-                .map_err(|_| format!("header {name} is not valid text"))?;
-            pairs.push((name.as_str().to_ascii_lowercase(), v.to_string()));
+            // UTF-8 (SMTPUTF8 recipients) or anything else: never a reason to
+            // refuse the request; headers the API does not use are ignored.
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            pairs.push((name.as_str().to_ascii_lowercase(), v));
         }
         if let Some(q) = uri.query() {
             for kv in q.split('&').filter(|s| !s.is_empty()) {
@@ -200,15 +200,24 @@ async fn read_body(st: &ApiState, body: Body) -> Result<Bytes, Response> {
     }
 }
 
-async fn scan(st: &ApiState, raw: Arc<Vec<u8>>, envelope: Envelope) -> Result<Outcome, Response> {
-    let Ok(_permit) = st.slots.try_acquire() else {
+/// A scan slot, taken before the body is read so that memory is bounded by
+/// `max_sessions` bodies.
+#[allow(clippy::result_large_err)] // the error is the HTTP reply itself, built once per refusal
+fn permit(st: &ApiState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    Arc::clone(&st.slots).try_acquire_owned().map_err(|_| {
         st.scanner.metrics.error(Interface::Http, "overload");
-        return Err(error(
+        error(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many scans in progress; retry",
-        ));
-    };
-    let outcome = st.scanner.scan(Interface::Http, raw, envelope).await;
+        )
+    })
+}
+
+async fn scan(st: &ApiState, raw: Arc<Vec<u8>>, envelope: Envelope) -> Result<Outcome, Response> {
+    let outcome = st
+        .scanner
+        .scan(Interface::Http, raw, envelope, Facts::default())
+        .await;
     st.scanner
         .metrics
         .message(Interface::Http, outcome.disposition.action);
@@ -242,13 +251,19 @@ async fn checkv2(State(st): State<ApiState>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
+    let _permit = match permit(&st) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let raw = match read_body(&st, body).await {
         Ok(b) => Arc::new(b.to_vec()),
         Err(r) => return r,
     };
     let envelope = params.envelope();
     let lang = params.lang();
-    let body_block = params.flags().iter().any(|f| f == "body_block");
+    let flags = params.flags();
+    let body_block = flags.iter().any(|f| f == "body_block");
+    let milter_flag = flags.iter().any(|f| f == "milter") || params.get("milter").is_some();
     let outcome = match scan(&st, Arc::clone(&raw), envelope).await {
         Ok(o) => o,
         Err(r) => return r,
@@ -327,7 +342,10 @@ async fn checkv2(State(st): State<ApiState>, req: Request) -> Response {
             }
         }
         if let Some(s) = &d.subject {
-            obj.insert("subject".into(), json!(s));
+            // Encoded (RFC 2047) and unfolded, as Rspamd returns it: clients
+            // put it into the header as it is.
+            let v = phishgate_rewrite::encode_header_value("Subject", s).replace("\r\n", "");
+            obj.insert("subject".into(), json!(v));
         }
         match d.action {
             Action::Reject => {
@@ -349,7 +367,40 @@ async fn checkv2(State(st): State<ApiState>, req: Request) -> Response {
     // `Flags: body_block`: a banner cannot be expressed as header edits, so
     // the rewritten message follows the JSON, as Rspamd does.
     if body_block && d.banner.is_some() {
-        let rewritten = rewrite_message(&raw, d, settings);
+        let rewritten = if milter_flag {
+            // Milter semantics (rspamd_proxy): only the new body follows the
+            // JSON; the header changes it needs go into the `milter` block.
+            match banner_body(&raw, d, settings) {
+                Some(rw) => {
+                    if let Some(m) = reply.get_mut("milter").and_then(Value::as_object_mut) {
+                        for phishgate_rewrite::HeaderEdit::Set { name, value } in
+                            &rw.top_header_edits
+                        {
+                            if let Some(add) =
+                                m.get_mut("add_headers").and_then(Value::as_object_mut)
+                            {
+                                add.insert(
+                                    name.clone(),
+                                    json!({"value": value.replace("\r\n", ""), "order": 0}),
+                                );
+                            }
+                            if let Some(rm) =
+                                m.get_mut("remove_headers").and_then(Value::as_object_mut)
+                            {
+                                rm.insert(name.clone(), json!(0));
+                            }
+                        }
+                    }
+                    Some(rw.body)
+                }
+                None => None,
+            }
+        } else {
+            Some(rewrite_message(&raw, d, settings))
+        };
+        let Some(rewritten) = rewritten else {
+            return axum::Json(reply).into_response();
+        };
         let mut body = serde_json::to_vec(&reply).unwrap_or_default();
         let offset = body.len();
         body.extend_from_slice(&rewritten);
@@ -379,6 +430,10 @@ async fn api_scan(State(st): State<ApiState>, req: Request) -> Response {
     let params = match Params::new(&parts.headers, &parts.uri) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let _permit = match permit(&st) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     let bytes = match read_body(&st, body).await {
         Ok(b) => b,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use phishgate_core::{Action, Envelope};
+use phishgate_core::{Action, Envelope, Facts};
 use phishgate_milter::{
     encode_response, Decoder, Limits, Message, ReplyText, Response, Session, Step, Wanted,
 };
@@ -86,19 +86,25 @@ async fn session(mut stream: TcpStream, scanner: &Scanner) -> Result<(), ConnErr
     let settings = scanner.loaded().settings.clone();
     let _ = stream.set_nodelay(true);
     let mut decoder = Decoder::new();
+    // Headers are bounded by the message size, not by a smaller count: a
+    // message whose headers are not all seen cannot be judged or cleaned
+    // of forged result headers (it then follows the failure mode).
     let limits = Limits {
         max_body_bytes: settings.max_message_bytes,
         max_recipients: settings.max_recipients,
+        max_headers: 100_000,
+        max_header_bytes: settings.max_message_bytes,
         ..Limits::default()
     };
     let mut session = Session::new(Wanted::default(), limits);
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(256);
     loop {
-        let n = match tokio::time::timeout(settings.idle_timeout, stream.read(&mut buf)).await {
-            Err(_) => return Err(ConnError::Idle(settings.idle_timeout.as_secs())),
-            Ok(r) => r?,
-        };
+        let n =
+            match tokio::time::timeout(settings.milter_idle_timeout, stream.read(&mut buf)).await {
+                Err(_) => return Err(ConnError::Idle(settings.milter_idle_timeout.as_secs())),
+                Ok(r) => r?,
+            };
         if n == 0 {
             // EOF: Postfix closes after accept/reject at CONNECT or HELO.
             decoder.finish()?;
@@ -114,18 +120,8 @@ async fn session(mut stream: TcpStream, scanner: &Scanner) -> Result<(), ConnErr
                         stream.write_all(&out).await?;
                         out.clear();
                     }
-                    let (edits, final_reply) = decide(scanner, &msg).await;
-                    if let Err(e) = session.finish(&edits, &final_reply, &mut out) {
-                        // Our edits were refused by the codec's checks: deliver
-                        // untouched rather than break the session.
-                        tracing::error!(error = %e, "milter edits refused; accepting unchanged");
-                        out.clear();
-                        session
-                            .finish(&[], &Response::Continue, &mut out)
-                            .map_err(|e| {
-                                std::io::Error::other(format!("cannot answer end of message: {e}"))
-                            })?;
-                    }
+                    let plan = decide(scanner, &msg).await;
+                    answer(&session, &plan, &mut out)?;
                 }
                 Step::Close => {
                     if !out.is_empty() {
@@ -140,6 +136,63 @@ async fn session(mut stream: TcpStream, scanner: &Scanner) -> Result<(), ConnErr
             out.clear();
         }
     }
+}
+
+/// The end-of-message answer, in layers: if the codec refuses an edit
+/// (a header line that cannot be folded, say), the banner is dropped first,
+/// then everything but the deletions of forged headers and the quarantine;
+/// the final reply is never changed, so a held or rejected message is never
+/// delivered because of an edit.
+fn answer(session: &Session, plan: &Plan, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut tries: Vec<Vec<Response>> = Vec::new();
+    let mut all = plan.essential.clone();
+    all.extend(plan.headers.iter().cloned());
+    all.extend(plan.banner.iter().cloned());
+    tries.push(all);
+    if !plan.banner.is_empty() {
+        let mut no_banner = plan.essential.clone();
+        no_banner.extend(plan.headers.iter().cloned());
+        tries.push(no_banner);
+    }
+    tries.push(plan.essential.clone());
+    for (i, edits) in tries.iter().enumerate() {
+        out.clear();
+        match session.finish(edits, &plan.final_reply, out) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, attempt = i, "milter edits refused; trying fewer")
+            }
+        }
+    }
+    // Not even the essentials: never deliver what should be held.
+    out.clear();
+    let holding = plan
+        .essential
+        .iter()
+        .any(|r| matches!(r, Response::Quarantine(_)));
+    let last = if holding {
+        Response::Tempfail
+    } else {
+        plan.final_reply.clone()
+    };
+    session
+        .finish(&[], &last, out)
+        .or_else(|_| {
+            out.clear();
+            session.finish(&[], &Response::Tempfail, out)
+        })
+        .map_err(|e| std::io::Error::other(format!("cannot answer end of message: {e}")))
+}
+
+/// What to answer at end of message, in layers (see [`answer`]).
+struct Plan {
+    /// Deletions of forged headers and the quarantine request.
+    essential: Vec<Response>,
+    /// Our result headers and the subject tag.
+    headers: Vec<Response>,
+    /// The banner: top-level content header changes and the new body.
+    banner: Vec<Response>,
+    final_reply: Response,
 }
 
 fn envelope_of(msg: &Message) -> Envelope {
@@ -165,14 +218,25 @@ fn reply(code: u16, enhanced: &str, text: &str) -> Response {
     }
 }
 
-async fn decide(scanner: &Scanner, msg: &Message) -> (Vec<Response>, Response) {
-    let raw = msg.raw_message();
+async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
+    let raw = Arc::new(msg.raw_message());
     let envelope = envelope_of(msg);
     let outcome = scanner
-        .scan(Interface::Milter, Arc::new(raw.clone()), envelope)
+        .scan(
+            Interface::Milter,
+            Arc::clone(&raw),
+            envelope,
+            Facts::default(),
+        )
         .await;
     let settings = &outcome.loaded.settings;
-    let d = &outcome.disposition;
+    let mut d = outcome.disposition.clone();
+    if msg.headers_truncated && d.failure.is_none() {
+        // Not every header was seen: the verdict and the clean-up of forged
+        // headers cannot be trusted. Follow the failure mode.
+        scanner.metrics.error(Interface::Milter, "too-large");
+        d = Disposition::failed(crate::disposition::Failure::TooLarge, settings);
+    }
     scanner.metrics.message(Interface::Milter, d.action);
     let rcpts: Vec<&str> = msg
         .envelope
@@ -192,44 +256,49 @@ async fn decide(scanner: &Scanner, msg: &Message) -> (Vec<Response>, Response) {
         elapsed_ms = outcome.elapsed.as_millis() as u64,
         "message decided"
     );
+    let empty = |final_reply| Plan {
+        essential: Vec::new(),
+        headers: Vec::new(),
+        banner: Vec::new(),
+        final_reply,
+    };
     if d.failure.is_some() && settings.milter_on_error == OnError::Tempfail {
-        return (
-            Vec::new(),
-            reply(
-                451,
-                "4.7.1",
-                "Message not scanned, try again later (phishgate)",
-            ),
-        );
+        return empty(reply(
+            451,
+            "4.7.1",
+            "Message not scanned, try again later (phishgate)",
+        ));
     }
     match d.action {
-        Action::Reject => (
-            Vec::new(),
-            reply(
-                550,
-                "5.7.1",
-                "Message rejected as phishing / Thu bi tu choi vi co dau hieu lua dao (phishgate)",
-            ),
-        ),
+        Action::Reject => empty(reply(
+            550,
+            "5.7.1",
+            "Message rejected as phishing / Thu bi tu choi vi co dau hieu lua dao (phishgate)",
+        )),
         Action::Quarantine => {
-            let mut edits = edits_for(msg, &raw, d, settings);
+            let mut plan = edits_for(msg, &raw, &d, settings);
             let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
-            edits.push(Response::Quarantine(format!(
+            plan.essential.push(Response::Quarantine(format!(
                 "phishgate score {:.2}: {}",
                 d.score,
                 reasons.join(" ")
             )));
-            (edits, Response::Continue)
+            plan
         }
-        Action::Accept | Action::Warn => (edits_for(msg, &raw, d, settings), Response::Continue),
+        Action::Accept | Action::Warn => edits_for(msg, &raw, &d, settings),
     }
 }
 
 /// The milter edits that carry a disposition out: forged `X-Phishgate-*`
 /// headers deleted, ours inserted at the top, the subject tagged and the
-/// banner put into the body (`warn`).
-pub fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<Response> {
-    let mut edits = Vec::new();
+/// banner put into the body (`warn`). The final reply is `Continue`.
+fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) -> Plan {
+    let mut plan = Plan {
+        essential: Vec::new(),
+        headers: Vec::new(),
+        banner: Vec::new(),
+        final_reply: Response::Continue,
+    };
     // Delete forged result headers, last occurrence first so the indexes
     // (1-based per name) stay valid.
     let mut names: Vec<String> = Vec::new();
@@ -251,7 +320,7 @@ pub fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings
             .find(|h| h.name.eq_ignore_ascii_case(&n))
             .map_or(n.clone(), |h| h.name.clone());
         for index in (1..=count).rev() {
-            edits.push(Response::ChangeHeader {
+            plan.essential.push(Response::ChangeHeader {
                 index: index as u32,
                 name: display.clone(),
                 value: String::new(),
@@ -259,14 +328,14 @@ pub fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings
         }
     }
     for (i, (name, value)) in d.headers.iter().enumerate() {
-        edits.push(Response::InsertHeader {
+        plan.headers.push(Response::InsertHeader {
             index: i as u32,
             name: name.clone(),
             value: phishgate_rewrite::encode_header_value(name, value),
         });
     }
     if let Some(subject) = &d.subject {
-        edits.push(Response::ChangeHeader {
+        plan.headers.push(Response::ChangeHeader {
             index: 1,
             name: "Subject".into(),
             value: phishgate_rewrite::encode_header_value("Subject", subject),
@@ -288,17 +357,17 @@ pub fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings
                 Ok(rw) => {
                     for e in rw.top_header_edits {
                         let phishgate_rewrite::HeaderEdit::Set { name, value } = e;
-                        edits.push(Response::ChangeHeader {
+                        plan.banner.push(Response::ChangeHeader {
                             index: 1,
                             name,
                             value,
                         });
                     }
-                    edits.push(Response::ReplaceBody(rw.body));
+                    plan.banner.push(Response::ReplaceBody(rw.body));
                 }
                 Err(why) => tracing::info!(reason = %why, "no banner inserted"),
             }
         }
     }
-    edits
+    plan
 }

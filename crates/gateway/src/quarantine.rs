@@ -11,6 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -60,7 +61,11 @@ pub fn new_id() -> String {
 
 fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);
@@ -71,10 +76,15 @@ fn write_durable(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
 /// both are on disk.
 pub fn hold(data_dir: &Path, raw: &[u8], meta: &HeldMeta<'_>) -> std::io::Result<PathBuf> {
     let dir = data_dir.join("quarantine");
-    fs::create_dir_all(&dir)?;
+    // Held government mail is readable by phishgate's user only.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     let json = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
-    write_durable(&dir, &format!("{}.json", meta.id), &json)?;
+    // The message first, the sidecar last: a sidecar is the commit marker.
     write_durable(&dir, &format!("{}.eml", meta.id), raw)?;
+    write_durable(&dir, &format!("{}.json", meta.id), &json)?;
     // Flush the directory entries too (the renames).
     File::open(&dir)?.sync_all()?;
     Ok(dir.join(format!("{}.eml", meta.id)))
@@ -115,6 +125,19 @@ mod tests {
             .to_string_lossy()
             .ends_with(".tmp")));
         assert_ne!(new_id(), new_id());
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(dir.join("quarantine"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
         let _ = fs::remove_dir_all(dir);
     }
 

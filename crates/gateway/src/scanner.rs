@@ -102,7 +102,13 @@ impl Scanner {
     /// Scans one message and decides what to do with it. Never fails: a
     /// timeout or a crash becomes a [`Failure`] in the disposition, and the
     /// caller applies its failure mode.
-    pub async fn scan(&self, iface: Interface, raw: Arc<Vec<u8>>, envelope: Envelope) -> Outcome {
+    pub async fn scan(
+        &self,
+        iface: Interface,
+        raw: Arc<Vec<u8>>,
+        envelope: Envelope,
+        facts: Facts,
+    ) -> Outcome {
         let loaded = self.loaded();
         let start = Instant::now();
         if raw.len() > loaded.settings.max_message_bytes {
@@ -114,38 +120,44 @@ impl Scanner {
                 loaded,
             };
         }
-        let budget = loaded.settings.scan_timeout;
-        let work = {
-            let loaded = Arc::clone(&loaded);
-            let slots = Arc::clone(&self.slots);
-            async move {
-                let permit = slots
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Failure::Internal("scanner closed".into()))?;
+        // Two bounds: waiting for a scan slot (a burst queues here), then the
+        // scan itself (`max_scan_ms`). A scan abandoned at its budget keeps
+        // its slot until its thread finishes, so runaway scans cannot pile up.
+        let permit = match tokio::time::timeout(
+            loaded.settings.scan_queue_timeout,
+            Arc::clone(&self.slots).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(Failure::Internal("scanner closed".into())),
+            Err(_) => {
+                self.metrics.error(iface, "overload");
+                Err(Failure::Timeout)
+            }
+        };
+        let res = match permit {
+            Err(f) => Err(f),
+            Ok(permit) => {
+                let loaded2 = Arc::clone(&loaded);
                 let handle = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    let facts = Facts::default();
-                    loaded.engine.scan(&ScanInput {
+                    loaded2.engine.scan(&ScanInput {
                         raw: &raw,
                         envelope: &envelope,
                         facts: &facts,
                     })
                 });
-                handle.await.map_err(|e| {
-                    let msg = if e.is_panic() {
+                match tokio::time::timeout(loaded.settings.scan_timeout, handle).await {
+                    Ok(Ok(r)) => Ok(r),
+                    Ok(Err(e)) => Err(Failure::Internal(if e.is_panic() {
                         "the analysis panicked".to_string()
                     } else {
                         e.to_string()
-                    };
-                    Failure::Internal(msg)
-                })
+                    })),
+                    Err(_) => Err(Failure::Timeout),
+                }
             }
-        };
-        let res = match tokio::time::timeout(budget, work).await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(f)) => Err(f),
-            Err(_) => Err(Failure::Timeout),
         };
         let elapsed = start.elapsed();
         self.metrics.scan_latency(elapsed);
@@ -183,7 +195,12 @@ mod tests {
         let scanner = Scanner::new(Loaded::from_config(config, None).unwrap(), 2);
         let raw = Arc::new(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n".to_vec());
         let o = scanner
-            .scan(Interface::Http, raw.clone(), Envelope::default())
+            .scan(
+                Interface::Http,
+                raw.clone(),
+                Envelope::default(),
+                Facts::default(),
+            )
             .await;
         assert!(o.result.is_some() && o.disposition.failure.is_none());
 
@@ -198,7 +215,12 @@ mod tests {
             );
         }
         let o = scanner
-            .scan(Interface::Http, Arc::new(big), Envelope::default())
+            .scan(
+                Interface::Http,
+                Arc::new(big),
+                Envelope::default(),
+                Facts::default(),
+            )
             .await;
         assert_eq!(o.disposition.failure, Some(Failure::Timeout));
         assert!(scanner.metrics.render().contains("kind=\"timeout\"} 1"));
@@ -213,6 +235,7 @@ mod tests {
                 Interface::Smtp,
                 Arc::new(vec![b'a'; 5000]),
                 Envelope::default(),
+                Facts::default(),
             )
             .await;
         assert_eq!(o.disposition.failure, Some(Failure::TooLarge));

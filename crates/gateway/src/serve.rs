@@ -107,38 +107,43 @@ pub fn init_logging(format: &str) {
 
 /// Runs the gateway until SIGTERM or SIGINT.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    // Signal handlers first: a SIGHUP or SIGTERM that arrives while the
+    // configuration compiles must not kill the process (systemd's reload
+    // right after start).
+    let signals = Signals::install()?;
     let loaded = Loaded::load(opts.config.as_ref(), opts.data_dir.clone())?;
     init_logging(&loaded.settings.log_format);
     let (tx, rx) = watch::channel(false);
+    let Signals { stop, hup } = signals;
     let shutdown_signal = async move {
-        wait_for_stop().await;
+        stop.await;
         let _ = tx.send(true);
     };
-    run(loaded, opts, Shutdown(rx), shutdown_signal).await
+    run(loaded, opts, Shutdown(rx), shutdown_signal, hup).await
 }
 
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
+/// The process's signal streams, installed before anything else.
+struct Signals {
+    stop: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-                    _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-                }
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        let stop = Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
             }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        });
+        Ok(Signals {
+            stop,
+            hup: Some(hup),
+        })
     }
 }
 
@@ -148,6 +153,7 @@ pub async fn run(
     opts: ServeOptions,
     shutdown: Shutdown,
     stop: impl Future<Output = ()> + Send + 'static,
+    hup: Option<tokio::signal::unix::Signal>,
 ) -> anyhow::Result<()> {
     let settings = loaded.settings.clone();
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
@@ -196,6 +202,11 @@ pub async fn run(
     if let Some((addr, listener)) = http {
         tracing::info!(%addr, "HTTP API listening (/checkv2, /api/v1/scan, /ping, /metrics)");
         let app = router(ApiState::new(Arc::clone(&scanner), settings.max_sessions));
+        let listener = crate::guarded::GuardedListener::new(
+            listener,
+            settings.max_sessions,
+            settings.idle_timeout,
+        );
         let mut sd = shutdown.clone();
         tasks.spawn(async move {
             let r = axum::serve(listener, app)
@@ -215,23 +226,20 @@ pub async fn run(
         "phishgate serve started"
     );
 
-    // SIGHUP: reload the configuration; a bad file keeps the old one.
-    #[cfg(unix)]
-    {
+    // SIGHUP: reload the configuration; a bad file keeps the old one. The
+    // compile is CPU work: off the async workers.
+    if let Some(mut hup) = hup {
         let scanner = Arc::clone(&scanner);
         let opts = opts.clone();
         let mut sd = shutdown.clone();
         tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let Ok(mut hup) = signal(SignalKind::hangup()) else {
-                return;
-            };
             loop {
                 tokio::select! {
                     _ = sd.wait() => return,
                     r = hup.recv() => if r.is_none() { return },
                 }
-                reload(&scanner, &opts);
+                let (scanner, opts) = (Arc::clone(&scanner), opts.clone());
+                let _ = tokio::task::spawn_blocking(move || reload(&scanner, &opts)).await;
             }
         });
     }

@@ -59,6 +59,7 @@ struct ListenRaw {
     smtp: String,
     http: String,
     console: Option<String>,
+    allow_remote: bool,
 }
 
 impl Default for ListenRaw {
@@ -68,6 +69,7 @@ impl Default for ListenRaw {
             smtp: DEFAULT_SMTP.into(),
             http: DEFAULT_HTTP.into(),
             console: None,
+            allow_remote: false,
         }
     }
 }
@@ -104,6 +106,8 @@ struct GatewayRaw {
     max_sessions: usize,
     max_recipients: usize,
     idle_timeout_secs: u64,
+    milter_idle_timeout_secs: u64,
+    scan_queue_timeout_secs: u64,
     shutdown_grace_secs: u64,
     subject_tag: String,
     result_headers: bool,
@@ -122,6 +126,11 @@ impl Default for GatewayRaw {
             max_sessions: 500,
             max_recipients: 1000,
             idle_timeout_secs: 300,
+            // libmilter's own default: Postfix is the trusted peer, and a
+            // client may legitimately take long inside DATA (Postfix sends
+            // the content only after the final dot).
+            milter_idle_timeout_secs: 7210,
+            scan_queue_timeout_secs: 30,
             shutdown_grace_secs: 30,
             subject_tag: "[CẢNH BÁO]".into(),
             result_headers: true,
@@ -216,8 +225,14 @@ pub struct Settings {
     pub max_sessions: usize,
     /// Recipients per message.
     pub max_recipients: usize,
-    /// Idle time allowed between two commands of a client.
+    /// Idle time allowed between two commands of an SMTP client.
     pub idle_timeout: Duration,
+    /// Idle time allowed on a milter connection (the MTA is silent while its
+    /// client sends DATA).
+    pub milter_idle_timeout: Duration,
+    /// How long a message may wait for a free scan slot (on top of the scan
+    /// budget) before its scan counts as failed.
+    pub scan_queue_timeout: Duration,
     /// How long a shutdown waits for sessions in flight.
     pub shutdown_grace: Duration,
     /// Scan time budget (from `[limits] max_scan_ms`).
@@ -278,6 +293,24 @@ impl Settings {
         let gw: GatewayRaw = section(&config.gateway, "gateway")?;
         let banner: BannerSettings = section(&config.banner, "banner")?;
         let storage: StorageRaw = section(&config.storage, "storage")?;
+        let milter = addr("listen", "milter", &listen.milter)?;
+        let smtp = addr("listen", "smtp", &listen.smtp)?;
+        let http = addr("listen", "http", &listen.http)?;
+        if !listen.allow_remote {
+            // The content filter re-injects into a smtpd that trusts
+            // loopback and XFORWARD; the API has no authentication. Off
+            // loopback only when the administrator says so.
+            for (key, a) in [("milter", milter), ("smtp", smtp), ("http", http)] {
+                if let Some(a) = a.filter(|a| !a.ip().is_loopback()) {
+                    return Err(SettingsError {
+                        section: "listen",
+                        message: format!(
+                            "{key} = \"{a}\" is not a loopback address; phishgate's listeners have no authentication. Set allow_remote = true only behind a firewall that admits the MTA alone"
+                        ),
+                    });
+                }
+            }
+        }
         let relay_addr = addr("relay", "address", &relay.address)?.ok_or(SettingsError {
             section: "relay",
             message: "address must be set (Postfix's re-injection smtpd, e.g. \"127.0.0.1:10026\")"
@@ -312,9 +345,9 @@ impl Settings {
             relay.helo
         };
         Ok(Settings {
-            milter: addr("listen", "milter", &listen.milter)?,
-            smtp: addr("listen", "smtp", &listen.smtp)?,
-            http: addr("listen", "http", &listen.http)?,
+            milter,
+            smtp,
+            http,
             relay: relay_addr,
             relay_helo,
             relay_connect_timeout: Duration::from_secs(relay.connect_timeout_secs.max(1)),
@@ -328,6 +361,8 @@ impl Settings {
             max_sessions: gw.max_sessions,
             max_recipients: gw.max_recipients.max(1),
             idle_timeout: Duration::from_secs(gw.idle_timeout_secs.max(1)),
+            milter_idle_timeout: Duration::from_secs(gw.milter_idle_timeout_secs.max(1)),
+            scan_queue_timeout: Duration::from_secs(gw.scan_queue_timeout_secs.max(1)),
             shutdown_grace: Duration::from_secs(gw.shutdown_grace_secs),
             scan_timeout: Duration::from_millis(config.limits.max_scan_ms.max(1)),
             subject_tag: gw.subject_tag,
@@ -394,5 +429,11 @@ mod tests {
         assert!(e.contains("[gateway]"), "{e}");
         let c = Config::from_toml_str("[gateway]\nno_such_key = 1\n").unwrap();
         assert!(Settings::from_config(&c, None).is_err());
+        let c = Config::from_toml_str("[listen]\nsmtp = \"0.0.0.0:10025\"\n").unwrap();
+        let e = Settings::from_config(&c, None).unwrap_err().to_string();
+        assert!(e.contains("not a loopback address"), "{e}");
+        let c = Config::from_toml_str("[listen]\nsmtp = \"0.0.0.0:10025\"\nallow_remote = true\n")
+            .unwrap();
+        assert!(Settings::from_config(&c, None).is_ok());
     }
 }

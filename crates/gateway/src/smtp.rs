@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use phishgate_core::{Action, Envelope};
+use phishgate_core::{Action, Envelope, Facts};
 use phishgate_smtp::{
     Client, ClientConfig, ClientEvent, Event, Extensions, Limits, Outcome, Reply, Server,
     ServerConfig, Shutdown as SmtpShutdown, Transaction,
@@ -189,10 +189,17 @@ fn r(code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply {
 }
 
 /// Scans one transaction and decides the reply to Postfix's final dot.
-async fn handle(scanner: &Scanner, tx: Transaction) -> Reply {
-    let raw = Arc::new(tx.data.clone());
+async fn handle(scanner: &Scanner, mut tx: Transaction) -> Reply {
+    // The message moves out of the transaction once (no copies); `tx` keeps
+    // the envelope.
+    let raw = Arc::new(std::mem::take(&mut tx.data));
     let outcome = scanner
-        .scan(Interface::Smtp, Arc::clone(&raw), envelope_of(&tx))
+        .scan(
+            Interface::Smtp,
+            Arc::clone(&raw),
+            envelope_of(&tx),
+            Facts::default(),
+        )
         .await;
     let settings = &outcome.loaded.settings;
     let d = &outcome.disposition;
@@ -216,10 +223,31 @@ async fn handle(scanner: &Scanner, tx: Transaction) -> Reply {
                 (5, 7, 1),
                 "Message rejected as phishing / Thu bi tu choi vi co dau hieu lua dao (phishgate)",
             ),
-            Action::Reject | Action::Quarantine => hold(scanner, &tx, &raw, &outcome).await,
+            Action::Reject | Action::Quarantine => {
+                hold(scanner, &tx, &raw, &outcome, d.action.as_str()).await
+            }
             Action::Accept | Action::Warn => {
                 let message = rewrite_message(&raw, d, settings);
-                relay(scanner, settings, tx.clone(), message).await
+                let (reply, refused) = relay(scanner, settings, tx.clone(), message).await;
+                if refused.is_empty() {
+                    reply
+                } else {
+                    // The relay refused some recipients for good after the
+                    // others were delivered. One SMTP reply cannot say both;
+                    // keep a copy for the refused ones so nobody loses mail
+                    // silently (the IT centre sees it in quarantine).
+                    let mut kept = tx.clone();
+                    kept.rcpts = refused
+                        .iter()
+                        .filter_map(|&i| tx.rcpts.get(i).cloned())
+                        .collect();
+                    let held = hold(scanner, &kept, &raw, &outcome, "relay-refused").await;
+                    if held.is_positive() {
+                        reply
+                    } else {
+                        held
+                    }
+                }
             }
         }
     };
@@ -244,6 +272,7 @@ async fn hold(
     tx: &Transaction,
     raw: &Arc<Vec<u8>>,
     outcome: &crate::scanner::Outcome,
+    action: &'static str,
 ) -> Reply {
     let d = &outcome.disposition;
     let id = quarantine::new_id();
@@ -261,7 +290,6 @@ async fn hold(
     let envelope = envelope_of(tx);
     let data_dir = outcome.loaded.settings.data_dir.clone();
     let raw = Arc::clone(raw);
-    let action = d.action.as_str();
     let score = d.score;
     let symbols: Vec<String> = d.reasons.iter().map(|r| r.0.clone()).collect();
     let mail_from = tx.mail_from.address.as_str().to_string();
@@ -315,30 +343,37 @@ async fn hold(
 }
 
 /// Re-injects `message` with the envelope of `tx` and turns the relay's
-/// outcome into the reply for Postfix.
+/// outcome into the reply for Postfix, plus the indexes of recipients the
+/// relay refused for good while accepting the others.
 async fn relay(
     scanner: &Scanner,
     settings: &Settings,
     mut tx: Transaction,
     message: Vec<u8>,
-) -> Reply {
+) -> (Reply, Vec<usize>) {
     tx.data = message;
+    // The banner and headers change the size: the original SIZE= would be
+    // wrong (and could trip the relay's limit). It is advisory; drop it.
+    tx.mail_from.params.retain(|p| !p.is("SIZE"));
     let outcome = match deliver(settings, tx).await {
         Ok(o) => o,
         Err(e) => {
             scanner.metrics.error(Interface::Smtp, "relay");
             tracing::error!(relay = %settings.relay, error = %e, "relay unreachable; Postfix keeps the message");
-            return r(
-                451,
-                (4, 4, 1),
-                format!(
-                    "Relay {} unreachable, try again later (phishgate)",
-                    settings.relay
+            return (
+                r(
+                    451,
+                    (4, 4, 1),
+                    format!(
+                        "Relay {} unreachable, try again later (phishgate)",
+                        settings.relay
+                    ),
                 ),
+                Vec::new(),
             );
         }
     };
-    match outcome {
+    let reply = match outcome {
         Outcome::Delivered { reply } => r(
             250,
             (2, 0, 0),
@@ -359,14 +394,18 @@ async fn relay(
                     "Relay refused some recipients for now, try again later (phishgate)",
                 )
             } else {
-                r(
-                    250,
-                    (2, 0, 0),
-                    format!(
-                        "Ok: relayed, some recipients refused permanently ({})",
-                        reply.lines.first().map_or("", |s| s.as_str())
+                let refused: Vec<usize> = refused.iter().map(|x| x.index).collect();
+                return (
+                    r(
+                        250,
+                        (2, 0, 0),
+                        format!(
+                            "Ok: relayed, some recipients refused permanently ({})",
+                            reply.lines.first().map_or("", |s| s.as_str())
+                        ),
                     ),
-                )
+                    refused,
+                );
             }
         }
         Outcome::TempFailed { stage, reply } => {
@@ -397,7 +436,8 @@ async fn relay(
                 ),
             )
         }
-    }
+    };
+    (reply, Vec::new())
 }
 
 /// One SMTP client session to the relay for one transaction.
