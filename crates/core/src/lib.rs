@@ -37,3 +37,4 @@ pub use engine::{
     SenderHistory, ThresholdsOut,
 };
 pub use scoring::{Action, ScoredSymbol};
+pub use view::peek_from;

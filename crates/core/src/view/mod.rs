@@ -715,3 +715,14 @@ mod tests {
         assert!(v.links.iter().all(|l| l.quoted));
     }
 }
+
+/// The From address of a raw message (lower case), read from the header
+/// block alone: cheap enough for the gateway to look the sender up in its
+/// store before the full scan.
+pub fn peek_from(raw: &[u8]) -> Option<String> {
+    let parsed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse_headers(raw)))
+            .ok()??;
+    let addr = parsed.from()?.first()?.address()?.trim().to_lowercase();
+    (addr.contains('@') && addr.len() <= 320).then_some(addr)
+}
