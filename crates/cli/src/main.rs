@@ -6,6 +6,7 @@
 //! - 2: an error: bad configuration, an unreadable path, or input that is not
 //!   mail (the other messages are still scanned and reported).
 
+mod admin;
 mod bench;
 mod input;
 mod loadgen;
@@ -103,6 +104,26 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Held messages: list, show, release, delete.
+    #[command(subcommand)]
+    Quarantine(admin::QuarantineCmd),
+    /// Search the history of scanned messages.
+    History(admin::HistoryArgs),
+    /// Copy the store to FILE (SQLite online backup; PostgreSQL: use pg_dump).
+    Backup {
+        #[command(flatten)]
+        store: admin::StoreArgs,
+        /// Destination file.
+        file: PathBuf,
+    },
+    /// Delete history and expire held messages older than an age (e.g. 90d).
+    Purge {
+        #[command(flatten)]
+        store: admin::StoreArgs,
+        /// Age: 90d, 12h, 30m.
+        #[arg(long)]
+        older_than: String,
+    },
     /// Load-test a running `phishgate serve` on loopback (HTTP /checkv2 and milter).
     Loadgen(loadgen::Args),
     /// Run the gateway: milter, SMTP content filter and HTTP API (see `[listen]`).
@@ -128,6 +149,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Runs an administration command on a small runtime.
+fn admin_rt(f: impl std::future::Future<Output = Result<u8>>) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let code = rt.block_on(f)?;
+    Ok(ExitCode::from(code))
 }
 
 /// Reads and merges a configuration file; errors name the file and line.
@@ -212,6 +243,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
+        Command::History(a) => admin_rt(admin::history(a)),
+        Command::Backup { store, file } => admin_rt(admin::backup(store, file)),
+        Command::Purge { store, older_than } => admin_rt(admin::purge(store, older_than)),
         Command::Serve { config, data_dir } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -212,17 +212,7 @@ fn held(server: &Server, pf: &Postfix) -> BTreeSet<String> {
         .filter(|q| q.queue_name == phishgate_testkit::QueueName::Hold)
         .flat_map(|q| q.recipients.into_iter().map(|r| r.address))
         .collect();
-    if let Ok(rd) = std::fs::read_dir(server.dir.join("data/quarantine")) {
-        for e in rd.filter_map(|e| e.ok()) {
-            if e.file_name().to_string_lossy().ends_with(".json") {
-                let v: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                for r in v["rcpt_to"].as_array().unwrap() {
-                    out.insert(r[0].as_str().unwrap().to_string());
-                }
-            }
-        }
-    }
+    out.extend(server.held_rcpts());
     out
 }
 

@@ -384,17 +384,26 @@ fn milter_mode_through_real_postfix() {
                 .iter()
                 .filter(|q| q.queue_name == QueueName::Hold)
                 .count();
-            (pf.maildir("catchall").len() + held == accepted).then_some(())
+            let stored = server.held_rcpts().len();
+            (pf.maildir("catchall").len() + held + stored == accepted).then_some(())
         },
     );
     let delivered = delivered_by_rcpt(&pf);
-    let held: Vec<String> = pf
+    // Held in phishgate's store (DISCARD after the commit); Postfix's hold
+    // queue is only the fallback when the store fails.
+    let postfix_held: Vec<String> = pf
         .queue()
         .unwrap()
         .into_iter()
         .filter(|q| q.queue_name == QueueName::Hold)
         .flat_map(|q| q.recipients.into_iter().map(|r| r.address))
         .collect();
+    assert!(
+        postfix_held.is_empty(),
+        "store fallback used: {postfix_held:?}"
+    );
+    let held = server.held_rcpts();
+    assert!(!held.is_empty());
     let mut fates = BTreeMap::new();
     for f in &fixtures {
         let fate = if results[&f.rcpt].final_code == Some(550) {
@@ -412,9 +421,9 @@ fn milter_mode_through_real_postfix() {
         fates.insert(f.rcpt.clone(), fate);
     }
     check(&fixtures, &fates, &delivered);
-    // Held messages carry phishgate's reason in Postfix's log.
+    // Postfix dropped its copies of held messages only after the store had them.
     assert!(
-        held.is_empty() || pf.log().contains("milter-hold: END-OF-MESSAGE"),
+        pf.log().contains("milter-discard: END-OF-MESSAGE"),
         "{}",
         pf.log()
     );
@@ -478,26 +487,7 @@ fn content_filter_mode_through_real_postfix() {
             });
         }
     });
-    let quarantine = server.dir.join("data/quarantine");
-    let held_rcpts = || -> Vec<String> {
-        std::fs::read_dir(&quarantine)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                    .flat_map(|e| {
-                        let v: serde_json::Value =
-                            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-                        v["rcpt_to"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|r| r[0].as_str().unwrap().to_string())
-                            .collect::<Vec<_>>()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let held_rcpts = || server.held_rcpts();
     wait_for(
         "every message to be delivered or held",
         Duration::from_secs(180),
@@ -526,18 +516,43 @@ fn content_filter_mode_through_real_postfix() {
         fates.insert(f.rcpt.clone(), fate);
     }
     check(&fixtures, &fates, &delivered);
-    // The held copy is the message as Postfix handed it over.
-    let one = std::fs::read_dir(&quarantine)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().ends_with(".eml"))
-        .unwrap();
-    let bytes = std::fs::read(one.path()).unwrap();
+    // The held copy is the message as Postfix handed it over, and the CLI
+    // shows it, releases it through the relay and refuses a second release.
+    let entry = server.quarantine().into_iter().next().unwrap();
+    let id = entry["id"].as_str().unwrap().to_string();
+    let out = server.admin(&["quarantine", "show", &id, "--raw"]);
+    assert!(out.status.success());
     assert!(
-        bytes.starts_with(b"Received: "),
+        out.stdout.starts_with(b"Received: "),
         "{}",
-        String::from_utf8_lossy(&bytes[..200])
+        String::from_utf8_lossy(&out.stdout)
     );
+    let rcpt = entry["rcpts"][0]["address"].as_str().unwrap().to_string();
+    let before = pf.maildir("catchall").len();
+    let out = server.admin(&["quarantine", "release", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = pf
+        .wait_for_maildir("catchall", before + 1, Duration::from_secs(30))
+        .unwrap();
+    let released = got
+        .iter()
+        .find(|d| d.header("X-Original-To").as_deref() == Some(rcpt.as_str()))
+        .unwrap();
+    assert!(
+        released.header("X-Phishgate-Released").is_some(),
+        "{}",
+        released.text()
+    );
+    let out = server.admin(&["quarantine", "release", &id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to release"));
+    // History recorded every message, searchable from the CLI.
+    let out = server.admin(&["history", "--json", "--limit", "1000"]);
+    let n = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(n >= fixtures.len(), "{n} history rows");
 }
 
 /// A sender cannot forge phishgate's verdict: result headers that arrive

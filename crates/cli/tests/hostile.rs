@@ -19,7 +19,6 @@ mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -594,14 +593,6 @@ fn assert_healthy(s: &mut Server) {
     assert!(!s.log_text().contains("panicked"), "{}", s.log_text());
 }
 
-fn quarantine_files(data: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(data.join("quarantine"))
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// Retries `f` until it returns `Some` (a slot freed by a closing session
 /// is released a moment after the client sees the close).
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -1061,7 +1052,7 @@ fn relay_down_is_a_tempfail_and_nothing_is_stored() {
     let (code, text) = c.data(&legit("relay-down"));
     assert_eq!(code, 451, "{text}");
     c.ok("QUIT", 221);
-    assert!(quarantine_files(&s.dir.join("data")).is_empty());
+    assert!(s.quarantine().is_empty());
     assert_healthy(&mut s);
 }
 
@@ -1101,24 +1092,16 @@ fn relay_refusals_and_quarantine() {
     assert!(text.contains("quarantine"), "{text}");
     c.ok("QUIT", 221);
     assert_eq!(sink.messages().len(), 2, "the lure was relayed");
-    let files = quarantine_files(&s.dir.join("data"));
-    let names: Vec<String> = files
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files.len(), 2, "{names:?}");
-    let eml = files
-        .iter()
-        .find(|p| p.extension().unwrap() == "eml")
-        .unwrap();
-    let json = eml.with_extension("json");
-    assert!(json.exists(), "{names:?}");
-    assert_eq!(std::fs::read(eml).unwrap(), lure);
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let held = s.quarantine();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let meta = &held[0];
+    let id = meta["id"].as_str().unwrap();
+    let out = s.admin(&["quarantine", "show", id, "--raw"]);
+    assert_eq!(out.stdout, lure);
     assert_eq!(meta["mail_from"], "bqt.thudientu.laocai@gmail.com");
     assert_eq!(meta["action"], "reject");
-    assert_eq!(meta["rcpt_to"][0][0], "nguyenthilan@laocai.gov.vn");
-    assert!(text.contains(meta["id"].as_str().unwrap()), "{text}");
+    assert_eq!(meta["rcpts"][0]["address"], "nguyenthilan@laocai.gov.vn");
+    assert!(text.contains(id), "{text}");
     assert_healthy(&mut s);
 }
 
@@ -1139,7 +1122,7 @@ fn bounce_mode_refuses_the_lure() {
     assert_eq!(code, 550, "{text}");
     c.ok("QUIT", 221);
     assert!(sink.messages().is_empty());
-    assert!(quarantine_files(&s.dir.join("data")).is_empty());
+    assert!(s.quarantine().is_empty());
     assert_healthy(&mut s);
 }
 

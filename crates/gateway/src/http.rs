@@ -214,13 +214,26 @@ fn permit(st: &ApiState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> 
 }
 
 async fn scan(st: &ApiState, raw: Arc<Vec<u8>>, envelope: Envelope) -> Result<Outcome, Response> {
+    let size = raw.len();
     let outcome = st
         .scanner
-        .scan(Interface::Http, raw, envelope, Facts::default())
+        .scan(Interface::Http, raw, envelope.clone(), Facts::default())
         .await;
     st.scanner
         .metrics
         .message(Interface::Http, outcome.disposition.action);
+    if let Some(rec) = st.scanner.recorder.get() {
+        rec.record(
+            Interface::Http,
+            &st.scanner.metrics,
+            &envelope,
+            None,
+            outcome.result.as_ref(),
+            &outcome.disposition,
+            size,
+            None,
+        );
+    }
     Ok(outcome)
 }
 

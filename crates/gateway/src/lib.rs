@@ -22,6 +22,8 @@ pub mod http;
 pub mod metrics;
 pub mod milter;
 pub mod quarantine;
+pub mod record;
+pub mod release;
 pub mod scanner;
 pub mod serve;
 pub mod settings;

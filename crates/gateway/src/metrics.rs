@@ -55,7 +55,7 @@ pub const BUCKETS: [f64; 12] = [
 ];
 
 /// Error kinds counted.
-pub const ERROR_KINDS: [&str; 7] = [
+pub const ERROR_KINDS: [&str; 8] = [
     "timeout",
     "internal",
     "too-large",
@@ -63,6 +63,7 @@ pub const ERROR_KINDS: [&str; 7] = [
     "relay",
     "quarantine",
     "overload",
+    "store",
 ];
 
 /// All metrics of one process.

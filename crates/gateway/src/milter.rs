@@ -4,7 +4,7 @@
 //! One task per MTA connection (Postfix opens one per SMTP session). Bytes
 //! read go to the decoder, commands to the session; the session answers
 //! everything itself except the end of message, where the message is scanned
-//! and the verdict is turned into milter edits ([`edits_for`]) and one final
+//! and the verdict is turned into milter edits (`edits_for`) and one final
 //! reply. Any protocol error closes that connection only; Postfix then
 //! applies its `milter_default_action` to that SMTP session.
 
@@ -195,6 +195,29 @@ struct Plan {
     final_reply: Response,
 }
 
+/// History and sender memory for one decided message (no-op without a store).
+fn record(
+    scanner: &Scanner,
+    msg: &Message,
+    raw: &[u8],
+    outcome: &crate::scanner::Outcome,
+    d: &Disposition,
+    quarantine_id: Option<&str>,
+) {
+    if let Some(rec) = scanner.recorder.get() {
+        rec.record(
+            Interface::Milter,
+            &scanner.metrics,
+            &envelope_of(msg),
+            msg.queue_id(),
+            outcome.result.as_ref(),
+            d,
+            raw.len(),
+            quarantine_id,
+        );
+    }
+}
+
 fn envelope_of(msg: &Message) -> Envelope {
     Envelope {
         mail_from: msg.envelope.sender.as_ref().map(|a| a.address.clone()),
@@ -262,6 +285,9 @@ async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
         banner: Vec::new(),
         final_reply,
     };
+    if d.action != Action::Quarantine {
+        record(scanner, msg, &raw, &outcome, &d, None);
+    }
     if d.failure.is_some() && settings.milter_on_error == OnError::Tempfail {
         return empty(reply(
             451,
@@ -275,7 +301,62 @@ async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
             "5.7.1",
             "Message rejected as phishing / Thu bi tu choi vi co dau hieu lua dao (phishgate)",
         )),
+        Action::Quarantine if scanner.recorder.get().is_some() => {
+            // Into the store, durably, then DISCARD: Postfix drops its copy
+            // only after ours is committed. If the store fails, Postfix's
+            // hold queue keeps the message instead.
+            let rec = scanner.recorder.get().map(Arc::clone);
+            let id = crate::quarantine::new_id();
+            let held = crate::record::held(
+                &id,
+                &raw,
+                msg.envelope
+                    .sender
+                    .as_ref()
+                    .map_or("", |a| a.address.as_str()),
+                msg.envelope
+                    .sender
+                    .as_ref()
+                    .map(|a| a.args.clone())
+                    .unwrap_or_default(),
+                msg.envelope
+                    .recipients
+                    .iter()
+                    .map(|a| (a.address.clone(), a.args.clone()))
+                    .collect(),
+                &d,
+                outcome.result.as_ref(),
+                &d.reasons
+                    .iter()
+                    .map(|r| r.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            if let Some(rec) = rec {
+                match rec.quarantine(held).await {
+                    Ok(()) => {
+                        record(scanner, msg, &raw, &outcome, &d, Some(&id));
+                        tracing::info!(id = %id, "message held in quarantine");
+                        return empty(Response::Discard);
+                    }
+                    Err(e) => {
+                        scanner.metrics.error(Interface::Milter, "store");
+                        tracing::error!(error = %e, "quarantine store failed; using Postfix's hold queue");
+                    }
+                }
+            }
+            record(scanner, msg, &raw, &outcome, &d, None);
+            let mut plan = edits_for(msg, &raw, &d, settings);
+            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
+            plan.essential.push(Response::Quarantine(format!(
+                "phishgate score {:.2}: {}",
+                d.score,
+                reasons.join(" ")
+            )));
+            plan
+        }
         Action::Quarantine => {
+            record(scanner, msg, &raw, &outcome, &d, None);
             let mut plan = edits_for(msg, &raw, &d, settings);
             let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
             plan.essential.push(Response::Quarantine(format!(

@@ -67,7 +67,10 @@ pub struct Scanner {
     current: RwLock<Arc<Loaded>>,
     slots: Arc<Semaphore>,
     /// Process metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// The store, once `serve` opened it (history, quarantine, sender
+    /// memory); absent in unit tests of the API.
+    pub recorder: std::sync::OnceLock<Arc<crate::record::Recorder>>,
 }
 
 impl Scanner {
@@ -77,7 +80,8 @@ impl Scanner {
         Scanner {
             current: RwLock::new(Arc::new(loaded)),
             slots: Arc::new(Semaphore::new(slots.max(1))),
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
+            recorder: std::sync::OnceLock::new(),
         }
     }
 
@@ -119,6 +123,15 @@ impl Scanner {
                 elapsed: start.elapsed(),
                 loaded,
             };
+        }
+        // Sender memory, when there is a store: the From address is read
+        // from the header block alone, then looked up (bounded in time).
+        let mut facts = facts;
+        if facts.sender.is_none() {
+            if let (Some(rec), Some(from)) = (self.recorder.get(), phishgate_core::peek_from(&raw))
+            {
+                facts.sender = rec.sender_history(&from, &self.metrics, iface).await;
+            }
         }
         // Two bounds: waiting for a scan slot (a burst queues here), then the
         // scan itself (`max_scan_ms`). A scan abandoned at its budget keeps

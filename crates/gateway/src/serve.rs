@@ -163,7 +163,65 @@ pub async fn run(
         )
     })?;
     let slots = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let org = if loaded.engine.config().organization.name.is_empty() {
+        loaded.engine.config().organization.domains.join(",")
+    } else {
+        loaded.engine.config().organization.name.clone()
+    };
+    let own_domains = loaded.engine.config().organization.domains.clone();
     let scanner = Arc::new(Scanner::new(loaded, slots));
+    // The store: history, quarantine, sender memory. A store that cannot be
+    // opened stops the start with a clear error (the MTA applies its
+    // failure mode meanwhile).
+    let recorder =
+        crate::record::Recorder::open(&settings, &org, &own_domains, Arc::clone(&scanner.metrics))
+            .await
+            .with_context(|| "cannot open the store ([storage] url / --data-dir)".to_string())?;
+    tracing::info!(store = %recorder.store.label(), "store open");
+    let recorder = Arc::new(recorder);
+    let _ = scanner.recorder.set(Arc::clone(&recorder));
+    // Retention: purge old history and expire old quarantine once an hour.
+    {
+        let recorder = Arc::clone(&recorder);
+        let (retention, qdays) = (settings.retention_days, settings.quarantine_days);
+        let mut sd = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let day = 86_400_000i64;
+                let now = crate::record::now_ms();
+                if retention > 0 {
+                    match recorder
+                        .store
+                        .purge_history(now - i64::from(retention) * day)
+                        .await
+                    {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "history purged"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "history purge failed"),
+                    }
+                }
+                if qdays > 0 {
+                    let actor = phishgate_store::Actor {
+                        who: "phishgate".into(),
+                        from: "retention".into(),
+                    };
+                    match recorder
+                        .store
+                        .quarantine_expire(now - i64::from(qdays) * day, &actor)
+                        .await
+                    {
+                        Ok(n) if n > 0 => tracing::info!(messages = n, "quarantine expired"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "quarantine expiry failed"),
+                    }
+                }
+                tokio::select! {
+                    _ = sd.wait() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                }
+            }
+        });
+    }
     let tracker = Tracker::default();
 
     // Bind every listener before serving any, so a process that answers

@@ -186,10 +186,24 @@ impl Default for BannerSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct StorageRaw {
     data_dir: Option<PathBuf>,
+    url: String,
+    retention_days: u32,
+    quarantine_days: u32,
+}
+
+impl Default for StorageRaw {
+    fn default() -> Self {
+        StorageRaw {
+            data_dir: None,
+            url: String::new(),
+            retention_days: 180,
+            quarantine_days: 30,
+        }
+    }
 }
 
 /// The gateway settings, typed and validated.
@@ -245,8 +259,15 @@ pub struct Settings {
     pub log_format: String,
     /// Banner.
     pub banner: BannerSettings,
-    /// State directory (quarantine until the store lands).
+    /// State directory (the SQLite file lives here).
     pub data_dir: PathBuf,
+    /// `[storage] url`: empty or `sqlite` (a file in `data_dir`),
+    /// `sqlite:/path`, `postgres://...` (several nodes), `memory:` (tests).
+    pub storage_url: String,
+    /// History older than this many days is purged (0: keep forever).
+    pub retention_days: u32,
+    /// Held messages older than this many days expire (0: never).
+    pub quarantine_days: u32,
     /// `authserv_id` of the organisation (result header).
     pub authserv_id: String,
 }
@@ -369,6 +390,9 @@ impl Settings {
             result_headers: gw.result_headers,
             log_format: gw.log_format,
             banner,
+            storage_url: storage.url.clone(),
+            retention_days: storage.retention_days,
+            quarantine_days: storage.quarantine_days,
             data_dir: data_dir
                 .or(storage.data_dir)
                 .unwrap_or_else(|| PathBuf::from("/var/lib/phishgate")),

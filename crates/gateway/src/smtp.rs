@@ -251,6 +251,21 @@ async fn handle(scanner: &Scanner, mut tx: Transaction) -> Reply {
             }
         }
     };
+    // History for everything not recorded with its quarantine copy.
+    if !reply.lines.iter().any(|l| l.contains("held in quarantine")) {
+        if let Some(rec) = scanner.recorder.get() {
+            rec.record(
+                Interface::Smtp,
+                &scanner.metrics,
+                &envelope_of(&tx),
+                Some(ident.as_str()).filter(|s| *s != "-"),
+                outcome.result.as_ref(),
+                d,
+                raw.len(),
+                None,
+            );
+        }
+    }
     tracing::info!(
         interface = "smtp",
         queue_id = %ident,
@@ -287,6 +302,58 @@ async fn hold(
         })
         .collect();
     let mail_params: Vec<String> = tx.mail_from.params.iter().map(|p| p.to_wire()).collect();
+    if let Some(rec) = scanner.recorder.get() {
+        // The store commits before Postfix hears 250; a failure is a 451 and
+        // Postfix keeps its copy.
+        let reason = if action == "relay-refused" {
+            "refused by the relay after the other recipients were delivered".to_string()
+        } else {
+            d.reasons
+                .iter()
+                .map(|r| r.0.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let q = crate::record::held(
+            &id,
+            raw,
+            tx.mail_from.address.as_str(),
+            mail_params,
+            rcpts,
+            d,
+            outcome.result.as_ref(),
+            &reason,
+        );
+        return match rec.quarantine(q).await {
+            Ok(()) => {
+                tracing::info!(id = %id, "message held in quarantine");
+                rec.record(
+                    Interface::Smtp,
+                    &scanner.metrics,
+                    &envelope_of(tx),
+                    tx.xforward.as_ref().and_then(|x| x.ident.as_deref()),
+                    outcome.result.as_ref(),
+                    d,
+                    raw.len(),
+                    Some(&id),
+                );
+                r(
+                    250,
+                    (2, 7, 0),
+                    format!("Ok: held in quarantine as {id} (phishgate)"),
+                )
+            }
+            Err(e) => {
+                scanner.metrics.error(Interface::Smtp, "quarantine");
+                tracing::error!(error = %e, "cannot store the quarantine copy; Postfix keeps the message");
+                r(
+                    451,
+                    (4, 3, 0),
+                    "Quarantine unavailable, try again later (phishgate)",
+                )
+            }
+        };
+    }
     let envelope = envelope_of(tx);
     let data_dir = outcome.loaded.settings.data_dir.clone();
     let raw = Arc::clone(raw);
@@ -441,7 +508,7 @@ async fn relay(
 }
 
 /// One SMTP client session to the relay for one transaction.
-async fn deliver(settings: &Settings, tx: Transaction) -> std::io::Result<Outcome> {
+pub(crate) async fn deliver(settings: &Settings, tx: Transaction) -> std::io::Result<Outcome> {
     let mut stream = tokio::time::timeout(
         settings.relay_connect_timeout,
         TcpStream::connect(settings.relay),

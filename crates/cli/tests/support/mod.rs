@@ -227,3 +227,46 @@ pub fn try_http(
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
     Ok((status, resp[head_end + 4..].to_vec()))
 }
+
+impl Server {
+    /// Runs a `phishgate` administration command against this server's
+    /// configuration and data directory.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phishgate"));
+        c.args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.join("data"));
+        c.output().unwrap()
+    }
+
+    /// Every held message, as `phishgate quarantine list --json` prints it.
+    pub fn quarantine(&self) -> Vec<serde_json::Value> {
+        let out = self.admin(&["quarantine", "list", "--json", "--limit", "1000"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Recipients of held messages.
+    pub fn held_rcpts(&self) -> Vec<String> {
+        self.quarantine()
+            .iter()
+            .flat_map(|e| {
+                e["rcpts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["address"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}

@@ -670,6 +670,17 @@ fn looks_like_mail(raw: &[u8]) -> bool {
     }
 }
 
+/// The From address of a raw message (lower case), read from the header
+/// block alone: cheap enough for the gateway to look the sender up in its
+/// store before the full scan.
+pub fn peek_from(raw: &[u8]) -> Option<String> {
+    let parsed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse_headers(raw)))
+            .ok()??;
+    let addr = parsed.from()?.first()?.address()?.trim().to_lowercase();
+    (addr.contains('@') && addr.len() <= 320).then_some(addr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,15 +725,4 @@ mod tests {
         assert!(v.quoted_text.contains("de xac minh"));
         assert!(v.links.iter().all(|l| l.quoted));
     }
-}
-
-/// The From address of a raw message (lower case), read from the header
-/// block alone: cheap enough for the gateway to look the sender up in its
-/// store before the full scan.
-pub fn peek_from(raw: &[u8]) -> Option<String> {
-    let parsed =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse_headers(raw)))
-            .ok()??;
-    let addr = parsed.from()?.first()?.address()?.trim().to_lowercase();
-    (addr.contains('@') && addr.len() <= 320).then_some(addr)
 }
