@@ -346,28 +346,26 @@ async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
                 }
             }
             record(scanner, msg, &raw, &outcome, &d, None);
-            let mut plan = edits_for(msg, &raw, &d, settings);
-            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
-            plan.essential.push(Response::Quarantine(format!(
-                "phishgate score {:.2}: {}",
-                d.score,
-                reasons.join(" ")
-            )));
-            plan
+            postfix_hold(msg, &raw, &d, settings)
         }
         Action::Quarantine => {
             record(scanner, msg, &raw, &outcome, &d, None);
-            let mut plan = edits_for(msg, &raw, &d, settings);
-            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
-            plan.essential.push(Response::Quarantine(format!(
-                "phishgate score {:.2}: {}",
-                d.score,
-                reasons.join(" ")
-            )));
-            plan
+            postfix_hold(msg, &raw, &d, settings)
         }
         Action::Accept | Action::Warn => edits_for(msg, &raw, &d, settings),
     }
+}
+
+/// Fallback quarantine: Postfix's hold queue (`q`), with our headers.
+fn postfix_hold(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) -> Plan {
+    let mut plan = edits_for(msg, raw, d, settings);
+    let reasons: Vec<&str> = d.reasons.iter().map(|r| r.0.as_str()).collect();
+    plan.essential.push(Response::Quarantine(format!(
+        "phishgate score {:.2}: {}",
+        d.score,
+        reasons.join(" ")
+    )));
+    plan
 }
 
 /// The milter edits that carry a disposition out: forged `X-Phishgate-*`
