@@ -362,6 +362,33 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// `phishgate audit`: who released, deleted or expired what, newest first.
+pub async fn audit(store: StoreArgs, limit: u32, since: Option<String>) -> Result<u8> {
+    let (_, s) = open(&store).await?;
+    let now = phishgate_gateway::record::now_ms();
+    let since = since
+        .as_deref()
+        .map(parse_age)
+        .transpose()?
+        .map(|x| now - x);
+    for e in s.audit_list(limit, since).await? {
+        if store.json {
+            println!("{}", serde_json::to_string(&e)?);
+        } else {
+            println!(
+                "{}  {:<10} {}  by {} from {}  {}",
+                time(e.at),
+                e.action,
+                e.target,
+                e.who,
+                e.from,
+                e.detail
+            );
+        }
+    }
+    Ok(0)
+}
+
 /// `phishgate backup FILE`.
 pub async fn backup(store: StoreArgs, file: PathBuf) -> Result<u8> {
     let (_, s) = open(&store).await?;

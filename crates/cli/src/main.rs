@@ -109,6 +109,17 @@ enum Command {
     Quarantine(admin::QuarantineCmd),
     /// Search the history of scanned messages.
     History(admin::HistoryArgs),
+    /// The audit log: releases, deletions, expiries (who, when, from where).
+    Audit {
+        #[command(flatten)]
+        store: admin::StoreArgs,
+        /// How many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Only newer than this age (e.g. 7d).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Copy the store to FILE (SQLite online backup; PostgreSQL: use pg_dump).
     Backup {
         #[command(flatten)]
@@ -246,6 +257,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
         Command::History(a) => admin_rt(admin::history(a)),
         Command::Backup { store, file } => admin_rt(admin::backup(store, file)),
+        Command::Audit {
+            store,
+            limit,
+            since,
+        } => admin_rt(admin::audit(store, limit, since)),
         Command::Purge { store, older_than } => admin_rt(admin::purge(store, older_than)),
         Command::Serve { config, data_dir } => {
             let rt = tokio::runtime::Builder::new_multi_thread()

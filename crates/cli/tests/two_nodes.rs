@@ -110,6 +110,11 @@ fn two_nodes_share_quarantine_and_sender_memory() {
     let shown = a.admin(&["quarantine", "show", &id, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(v["rcpts"][0]["state"], "released");
+    // The audit log, seen from either node, says who released it.
+    let out = a.admin(&["audit", "--json"]);
+    let audit = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && audit.contains(&id), "{audit}");
+    assert!(audit.contains("cli@"), "{audit}");
 
     // Sender memory: a partner writes to node A; node B then knows it.
     let partner = "From: Ke toan <ketoan@doitac-xaydung.com.vn>\r\nTo: a@laocai.gov.vn\r\n\
