@@ -21,7 +21,6 @@ pub mod guarded;
 pub mod http;
 pub mod metrics;
 pub mod milter;
-pub mod quarantine;
 pub mod record;
 pub mod release;
 pub mod scanner;

@@ -16,7 +16,6 @@ use phishgate_milter::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::disposition::{Disposition, HEADER_PREFIX};
 use crate::metrics::Interface;
@@ -31,42 +30,23 @@ pub async fn accept_loop(
     listener: TcpListener,
     scanner: Arc<Scanner>,
     tracker: Tracker,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let max = scanner.loaded().settings.max_sessions;
-    let slots = Arc::new(Semaphore::new(max));
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.wait() => return,
-            r = listener.accept() => r,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "milter accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            scanner.metrics.error(Interface::Milter, "overload");
-            tracing::warn!(%peer, max, "milter connection refused: too many sessions");
-            drop(stream);
-            continue;
-        };
-        let token = tracker.start();
-        let scanner = Arc::clone(&scanner);
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _token = token;
-            let _gauge = scanner.metrics.session(Interface::Milter);
+    crate::serve::capped_accept_loop(
+        listener,
+        scanner,
+        tracker,
+        shutdown,
+        Interface::Milter,
+        None,
+        |stream, peer, scanner, _| async move {
             if let Err(e) = session(stream, &scanner).await {
                 scanner.metrics.error(Interface::Milter, "protocol");
                 tracing::warn!(%peer, error = %e, "milter connection closed on error");
             }
-        });
-    }
+        },
+    )
+    .await;
 }
 
 /// Why a milter connection ended early.
@@ -306,7 +286,7 @@ async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
             // only after ours is committed. If the store fails, Postfix's
             // hold queue keeps the message instead.
             let rec = scanner.recorder.get().map(Arc::clone);
-            let id = crate::quarantine::new_id();
+            let id = crate::record::new_id();
             let held = crate::record::held(
                 &id,
                 &raw,

@@ -41,6 +41,23 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A fresh identifier for history rows and held messages: time, process
+/// and a counter (unique per host; the node name tells hosts apart).
+pub fn new_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}{:06}-{}-{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 enum Job {
     History(Box<HistoryRecord>),
     Inbound { address: String, at: i64 },
@@ -178,7 +195,7 @@ impl Recorder {
         let from = result.and_then(|r| r.from.clone());
         let direction = self.direction(from.as_deref(), envelope);
         let rec = HistoryRecord {
-            id: crate::quarantine::new_id(),
+            id: new_id(),
             received_at: at,
             node: self.node.clone(),
             direction,
@@ -334,5 +351,10 @@ mod tests {
         assert!(in_domains("a@mail.laocai.gov.vn", &d));
         assert!(!in_domains("a@laocai.gov.vn.evil.top", &d));
         assert!(!in_domains("a@xlaocai.gov.vn", &d));
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        assert_ne!(new_id(), new_id());
     }
 }

@@ -64,6 +64,61 @@ impl Drop for TrackerToken {
     }
 }
 
+/// Accepts connections until shutdown, at most `[gateway] max_sessions`
+/// at once, each run by `session` in its own task with a session gauge and
+/// a shutdown token. Over the cap, `refusal` (if any) is written and the
+/// connection closed; accept errors (EMFILE...) back off instead of spinning.
+pub(crate) async fn capped_accept_loop<F, Fut>(
+    listener: TcpListener,
+    scanner: Arc<Scanner>,
+    tracker: Tracker,
+    mut shutdown: Shutdown,
+    iface: crate::metrics::Interface,
+    refusal: Option<&'static [u8]>,
+    session: F,
+) where
+    F: Fn(tokio::net::TcpStream, SocketAddr, Arc<Scanner>, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncWriteExt as _;
+    let max = scanner.loaded().settings.max_sessions;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => return,
+            r = listener.accept() => r,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(interface = iface.as_str(), error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            scanner.metrics.error(iface, "overload");
+            tracing::warn!(interface = iface.as_str(), %peer, max, "connection refused: too many sessions");
+            if let Some(text) = refusal {
+                tokio::spawn(async move {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), stream.write_all(text)).await;
+                });
+            }
+            continue;
+        };
+        let token = tracker.start();
+        let fut = session(stream, peer, Arc::clone(&scanner), shutdown.clone());
+        let scanner = Arc::clone(&scanner);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _token = token;
+            let _gauge = scanner.metrics.session(iface);
+            fut.await;
+        });
+    }
+}
+
 /// A shutdown signal every task can wait on.
 #[derive(Clone)]
 pub struct Shutdown(watch::Receiver<bool>);

@@ -16,7 +16,6 @@
 //!   "bounce"`) or when the relay itself refused with 5xx.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use phishgate_core::{Action, Envelope, Facts};
 use phishgate_smtp::{
@@ -25,11 +24,9 @@ use phishgate_smtp::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::disposition::rewrite_message;
 use crate::metrics::Interface;
-use crate::quarantine::{self, HeldMeta};
 use crate::scanner::Scanner;
 use crate::serve::{Shutdown, Tracker};
 use crate::settings::{FilterReject, OnError, Settings};
@@ -40,47 +37,22 @@ pub async fn accept_loop(
     listener: TcpListener,
     scanner: Arc<Scanner>,
     tracker: Tracker,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let max = scanner.loaded().settings.max_sessions;
-    let slots = Arc::new(Semaphore::new(max));
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.wait() => return,
-            r = listener.accept() => r,
-        };
-        let (mut stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "smtp accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            scanner.metrics.error(Interface::Smtp, "overload");
-            tracing::warn!(%peer, max, "smtp connection refused: too many sessions");
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    stream.write_all(b"421 4.3.2 Too many connections, try again later\r\n"),
-                )
-                .await;
-            });
-            continue;
-        };
-        let token = tracker.start();
-        let scanner = Arc::clone(&scanner);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _token = token;
-            let _gauge = scanner.metrics.session(Interface::Smtp);
+    crate::serve::capped_accept_loop(
+        listener,
+        scanner,
+        tracker,
+        shutdown,
+        Interface::Smtp,
+        Some(b"421 4.3.2 Too many connections, try again later\r\n"),
+        |stream, peer, scanner, shutdown| async move {
             if let Err(e) = session(stream, &scanner, shutdown).await {
                 tracing::info!(%peer, error = %e, "smtp connection ended");
             }
-        });
-    }
+        },
+    )
+    .await;
 }
 
 async fn session(
@@ -290,7 +262,7 @@ async fn hold(
     action: &'static str,
 ) -> Reply {
     let d = &outcome.disposition;
-    let id = quarantine::new_id();
+    let id = crate::record::new_id();
     let rcpts: Vec<(String, Vec<String>)> = tx
         .rcpts
         .iter()
@@ -302,104 +274,58 @@ async fn hold(
         })
         .collect();
     let mail_params: Vec<String> = tx.mail_from.params.iter().map(|p| p.to_wire()).collect();
-    if let Some(rec) = scanner.recorder.get() {
-        // The store commits before Postfix hears 250; a failure is a 451 and
-        // Postfix keeps its copy.
-        let reason = if action == "relay-refused" {
-            "refused by the relay after the other recipients were delivered".to_string()
-        } else {
-            d.reasons
-                .iter()
-                .map(|r| r.0.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let q = crate::record::held(
-            &id,
-            raw,
-            tx.mail_from.address.as_str(),
-            mail_params,
-            rcpts,
-            d,
-            outcome.result.as_ref(),
-            &reason,
+    let Some(rec) = scanner.recorder.get() else {
+        scanner.metrics.error(Interface::Smtp, "quarantine");
+        tracing::error!("no store open; Postfix keeps the message");
+        return r(
+            451,
+            (4, 3, 0),
+            "Quarantine unavailable, try again later (phishgate)",
         );
-        return match rec.quarantine(q).await {
-            Ok(()) => {
-                tracing::info!(id = %id, "message held in quarantine");
-                rec.record(
-                    Interface::Smtp,
-                    &scanner.metrics,
-                    &envelope_of(tx),
-                    tx.xforward.as_ref().and_then(|x| x.ident.as_deref()),
-                    outcome.result.as_ref(),
-                    d,
-                    raw.len(),
-                    Some(&id),
-                );
-                r(
-                    250,
-                    (2, 7, 0),
-                    format!("Ok: held in quarantine as {id} (phishgate)"),
-                )
-            }
-            Err(e) => {
-                scanner.metrics.error(Interface::Smtp, "quarantine");
-                tracing::error!(error = %e, "cannot store the quarantine copy; Postfix keeps the message");
-                r(
-                    451,
-                    (4, 3, 0),
-                    "Quarantine unavailable, try again later (phishgate)",
-                )
-            }
-        };
-    }
-    let envelope = envelope_of(tx);
-    let data_dir = outcome.loaded.settings.data_dir.clone();
-    let raw = Arc::clone(raw);
-    let score = d.score;
-    let symbols: Vec<String> = d.reasons.iter().map(|r| r.0.clone()).collect();
-    let mail_from = tx.mail_from.address.as_str().to_string();
-    let id2 = id.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let meta = HeldMeta {
-            id: &id2,
-            received_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            mail_from: &mail_from,
-            mail_params: &mail_params,
-            rcpt_to: &rcpts,
-            client_ip: envelope.client_ip.as_deref(),
-            helo: envelope.helo.as_deref(),
-            action,
-            score,
-            symbols,
-        };
-        quarantine::hold(&data_dir, &raw, &meta)
-    })
-    .await;
-    match res {
-        Ok(Ok(path)) => {
-            tracing::info!(id = %id, path = %path.display(), "message held in quarantine");
+    };
+    // The store commits before Postfix hears 250; a failure is a 451 and
+    // Postfix keeps its copy.
+    let reason = if action == "relay-refused" {
+        "refused by the relay after the other recipients were delivered".to_string()
+    } else {
+        d.reasons
+            .iter()
+            .map(|r| r.0.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let q = crate::record::held(
+        &id,
+        raw,
+        tx.mail_from.address.as_str(),
+        mail_params,
+        rcpts,
+        d,
+        outcome.result.as_ref(),
+        &reason,
+    );
+    match rec.quarantine(q).await {
+        Ok(()) => {
+            tracing::info!(id = %id, "message held in quarantine");
+            rec.record(
+                Interface::Smtp,
+                &scanner.metrics,
+                &envelope_of(tx),
+                tx.xforward.as_ref().and_then(|x| x.ident.as_deref()),
+                outcome.result.as_ref(),
+                d,
+                raw.len(),
+                Some(&id),
+            );
             r(
                 250,
                 (2, 7, 0),
                 format!("Ok: held in quarantine as {id} (phishgate)"),
             )
         }
-        Ok(Err(e)) => {
-            scanner.metrics.error(Interface::Smtp, "quarantine");
-            tracing::error!(error = %e, "cannot write the quarantine copy; Postfix keeps the message");
-            r(
-                451,
-                (4, 3, 0),
-                "Quarantine unavailable, try again later (phishgate)",
-            )
-        }
         Err(e) => {
             scanner.metrics.error(Interface::Smtp, "quarantine");
-            tracing::error!(error = %e, "quarantine task failed");
+            tracing::error!(error = %e, "cannot store the quarantine copy; Postfix keeps the message");
             r(
                 451,
                 (4, 3, 0),
