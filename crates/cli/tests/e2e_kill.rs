@@ -16,16 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use phishgate_testkit::{Message, Postfix, PostfixBuilder};
+use phishgate_testkit::{Message, Postfix};
 use support::{repo, Server};
 
 const DOMAIN: &str = "laocai.gov.vn";
 /// Messages per run (bounded load).
 const N: usize = 120;
-
-fn deploy(name: &str) -> String {
-    std::fs::read_to_string(repo().join("deploy/postfix").join(name)).unwrap()
-}
 
 /// A mix of legitimate mail and lures from the golden corpus.
 fn messages() -> Vec<Vec<u8>> {
@@ -234,31 +230,11 @@ fn report(what: &str, rcpts: &[String], t: &Tally) {
 
 #[test]
 fn content_filter_mode_survives_sigkill() {
-    let mut server = Server::prepare("kill-filter");
-    let main_cf = deploy("content-filter.main.cf").replace(
-        "[127.0.0.1]:11382",
-        &format!("[127.0.0.1]:{}", server.smtp.port()),
+    let (pf, mut server) = support::filter_pair(
+        "kill-filter",
+        "",
+        "minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n",
     );
-    let master_cf = deploy("content-filter.master.cf")
-        .replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
-    // Retry deferred mail quickly so the test does not wait for Postfix's
-    // default back-off after the outage.
-    let main_cf = format!(
-        "{main_cf}\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n"
-    );
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .port("reinject")
-        .main_cf(&main_cf)
-        .master_cf(&master_cf)
-        .start()
-        .unwrap();
-    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap())
-        .parse()
-        .unwrap();
-    server.configure(Some(relay), "");
-    server.spawn();
     let load = load_with_kill(&pf, &mut server);
     // After-queue: Postfix accepted everything; nothing is refused in session.
     assert!(load.refused.is_empty(), "{:?}", load.refused);
@@ -276,16 +252,7 @@ fn content_filter_mode_survives_sigkill() {
 
 #[test]
 fn milter_mode_survives_sigkill() {
-    let mut server = Server::prepare("kill-milter");
-    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .main_cf(&main_cf)
-        .start()
-        .unwrap();
-    server.configure(None, "");
-    server.spawn();
+    let (pf, mut server) = support::milter_pair("kill-milter", "");
     let load = load_with_kill(&pf, &mut server);
     let t = settle(&pf, &server, &load.rcpts, load.refused.clone());
     report("milter", &load.rcpts, &t);

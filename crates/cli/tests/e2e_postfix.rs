@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use phishgate_testkit::{Delivered, Postfix, PostfixBuilder, QueueName, SendSpec};
-use support::{repo, Server};
+use phishgate_testkit::{Delivered, Postfix, QueueName, SendSpec};
+use support::{deploy, repo};
 
 const DOMAIN: &str = "laocai.gov.vn";
 
@@ -84,10 +84,6 @@ fn fixtures(tag: &str) -> Vec<Fixture> {
             }
         })
         .collect()
-}
-
-fn deploy(name: &str) -> String {
-    std::fs::read_to_string(repo().join("deploy/postfix").join(name)).unwrap()
 }
 
 /// Header fields of a raw message, unfolded (same rules as the Maildir reader).
@@ -323,16 +319,7 @@ fn readme_gives_the_deploy_snippets_verbatim() {
 
 #[test]
 fn milter_mode_through_real_postfix() {
-    let mut server = Server::prepare("e2e-milter");
-    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .main_cf(&main_cf)
-        .start()
-        .unwrap();
-    server.configure(None, "");
-    server.spawn();
+    let (pf, server) = support::milter_pair("e2e-milter", "");
 
     let fixtures = fixtures("m");
     let results = Mutex::new(BTreeMap::new());
@@ -432,26 +419,7 @@ fn milter_mode_through_real_postfix() {
 
 #[test]
 fn content_filter_mode_through_real_postfix() {
-    let mut server = Server::prepare("e2e-filter");
-    let main_cf = deploy("content-filter.main.cf").replace(
-        "[127.0.0.1]:11382",
-        &format!("[127.0.0.1]:{}", server.smtp.port()),
-    );
-    let master_cf = deploy("content-filter.master.cf")
-        .replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .port("reinject")
-        .main_cf(&main_cf)
-        .master_cf(&master_cf)
-        .start()
-        .unwrap();
-    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap())
-        .parse()
-        .unwrap();
-    server.configure(Some(relay), "");
-    server.spawn();
+    let (pf, server) = support::filter_pair("e2e-filter", "", "");
 
     let fixtures = fixtures("c");
     // A few with swaks, the rest over SMTP sessions of ten messages each.
@@ -571,16 +539,7 @@ fn forged_result_headers_are_replaced_in_both_modes() {
     let extra = "[actions]\nwarn = 5.0\nquarantine = 900.0\nreject = 1000.0\n";
 
     // Milter mode.
-    let mut server = Server::prepare("forged-milter");
-    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .main_cf(&main_cf)
-        .start()
-        .unwrap();
-    server.configure(None, extra);
-    server.spawn();
+    let (pf, _server) = support::milter_pair("forged-milter", extra);
     let r = pf
         .send_swaks(&SendSpec::new(
             "x@gmail.com",
@@ -595,26 +554,7 @@ fn forged_result_headers_are_replaced_in_both_modes() {
     check_forged(&got[0]);
 
     // Content-filter mode.
-    let mut server = Server::prepare("forged-filter");
-    let main_cf = deploy("content-filter.main.cf").replace(
-        "[127.0.0.1]:11382",
-        &format!("[127.0.0.1]:{}", server.smtp.port()),
-    );
-    let master_cf = deploy("content-filter.master.cf")
-        .replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .port("reinject")
-        .main_cf(&main_cf)
-        .master_cf(&master_cf)
-        .start()
-        .unwrap();
-    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap())
-        .parse()
-        .unwrap();
-    server.configure(Some(relay), extra);
-    server.spawn();
+    let (pf, _server) = support::filter_pair("forged-filter", extra, "");
     let r = pf
         .send_swaks(&SendSpec::new(
             "x@gmail.com",
@@ -671,19 +611,7 @@ fn check_forged(got: &Delivered) {
 #[test]
 fn milter_slow_data_many_headers_and_unfoldable_edits() {
     use std::io::{BufRead, BufReader, Write};
-    let mut server = Server::prepare("milter-regress");
-    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
-    let pf = PostfixBuilder::new()
-        .domain(DOMAIN)
-        .catch_all(true)
-        .main_cf(&main_cf)
-        .start()
-        .unwrap();
-    server.configure(
-        None,
-        "[gateway]\nidle_timeout_secs = 1\n[actions]\nwarn = 1.0\nquarantine = 900.0\nreject = 1000.0\n",
-    );
-    server.spawn();
+    let (pf, server) = support::milter_pair("milter-regress", "[gateway]\nidle_timeout_secs = 1\n[actions]\nwarn = 1.0\nquarantine = 900.0\nreject = 1000.0\n");
     let lure_body = "Tai khoan email cua ban se bi tam ngung trong 24 gio. Vui long xac minh tai khoan tai http://mail-laocai-gov.top/login ngay.\r\n";
     let send = |rcpt: &str, head: &str, pause: Duration| -> String {
         let s = std::net::TcpStream::connect(pf.smtp_addr()).unwrap();

@@ -270,3 +270,56 @@ impl Server {
             .collect()
     }
 }
+
+/// A deploy snippet the README gives (`deploy/postfix/NAME`).
+pub fn deploy(name: &str) -> String {
+    std::fs::read_to_string(repo().join("deploy/postfix").join(name)).unwrap()
+}
+
+/// A throw-away Postfix for `laocai.gov.vn` (catch-all Maildir) wired to
+/// `phishgate serve` in milter mode with the README's `main.cf` snippet,
+/// and the started server (`extra` appended to its configuration).
+pub fn milter_pair(name: &str, extra: &str) -> (phishgate_testkit::Postfix, Server) {
+    let mut server = Server::prepare(name);
+    let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
+    let pf = phishgate_testkit::PostfixBuilder::new()
+        .domain("laocai.gov.vn")
+        .catch_all(true)
+        .main_cf(&main_cf)
+        .start()
+        .unwrap();
+    server.configure(None, extra);
+    server.spawn();
+    (pf, server)
+}
+
+/// The same in content-filter mode, with the README's `main.cf` and
+/// `master.cf` snippets (ports moved) plus `extra_main_cf`; phishgate
+/// re-injects into the instance's filter-free smtpd.
+pub fn filter_pair(
+    name: &str,
+    extra: &str,
+    extra_main_cf: &str,
+) -> (phishgate_testkit::Postfix, Server) {
+    let mut server = Server::prepare(name);
+    let main_cf = deploy("content-filter.main.cf").replace(
+        "[127.0.0.1]:11382",
+        &format!("[127.0.0.1]:{}", server.smtp.port()),
+    );
+    let master_cf = deploy("content-filter.master.cf")
+        .replace("127.0.0.1:10026", "127.0.0.1:{{port:reinject}}");
+    let pf = phishgate_testkit::PostfixBuilder::new()
+        .domain("laocai.gov.vn")
+        .catch_all(true)
+        .port("reinject")
+        .main_cf(&format!("{main_cf}\n{extra_main_cf}"))
+        .master_cf(&master_cf)
+        .start()
+        .unwrap();
+    let relay = format!("127.0.0.1:{}", pf.port("reinject").unwrap())
+        .parse()
+        .unwrap();
+    server.configure(Some(relay), extra);
+    server.spawn();
+    (pf, server)
+}
