@@ -400,32 +400,19 @@ fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) ->
             value: phishgate_rewrite::encode_header_value("Subject", subject),
         });
     }
-    if let Some(banner) = &d.banner {
+    if d.banner.is_some() {
         if msg.truncated {
             tracing::info!("message larger than the milter body bound: no banner");
-        } else {
-            let b = phishgate_rewrite::Banner {
-                plain: banner.plain.clone(),
-                html: banner.html.clone(),
-            };
-            let limits = phishgate_rewrite::Limits {
-                max_message_bytes: settings.max_message_bytes,
-                ..phishgate_rewrite::Limits::default()
-            };
-            match phishgate_rewrite::insert_banner(raw, &b, &limits) {
-                Ok(rw) => {
-                    for e in rw.top_header_edits {
-                        let phishgate_rewrite::HeaderEdit::Set { name, value } = e;
-                        plan.banner.push(Response::ChangeHeader {
-                            index: 1,
-                            name,
-                            value,
-                        });
-                    }
-                    plan.banner.push(Response::ReplaceBody(rw.body));
-                }
-                Err(why) => tracing::info!(reason = %why, "no banner inserted"),
+        } else if let Some(rw) = crate::disposition::banner_body(raw, d, settings) {
+            for e in rw.top_header_edits {
+                let phishgate_rewrite::HeaderEdit::Set { name, value } = e;
+                plan.banner.push(Response::ChangeHeader {
+                    index: 1,
+                    name,
+                    value,
+                });
             }
+            plan.banner.push(Response::ReplaceBody(rw.body));
         }
     }
     plan
