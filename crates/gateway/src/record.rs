@@ -19,7 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use phishgate_core::{Envelope, ScanResult, SenderHistory};
 use phishgate_store::{
-    AttachmentRecord, Direction, HistoryRecord, NewQuarantined, Store, StoreError, SymbolRecord,
+    AttachmentRecord, Direction, ErrorKind, HistoryRecord, NewQuarantined, Store, StoreError,
+    SymbolRecord,
 };
 use tokio::sync::mpsc;
 
@@ -303,14 +304,49 @@ async fn writer(
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = store.record_batch(&batch).await {
-                metrics.error(Interface::Smtp, "store");
-                tracing::error!(rows = batch.len(), error = %e, "history rows could not be written");
-            }
+            write_batch(&store, &batch, &metrics).await;
             batch.clear();
         }
     }
 }
+
+/// Writes one batch of history rows, retrying while the database is
+/// unavailable or full (a restart, a failover, a disk being cleaned) for up
+/// to [`RETRY_FOR`]. Rows are inserted by id with "do nothing" on conflict,
+/// so a retry after a commit whose answer was lost writes nothing twice.
+/// Meanwhile new jobs wait in the bounded queue (dropped, counted, once it
+/// is full); mail never waits for history.
+async fn write_batch(store: &Store, batch: &[HistoryRecord], metrics: &Metrics) {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        let e = match store.record_batch(batch).await {
+            Ok(()) => {
+                if warned {
+                    tracing::info!(rows = batch.len(), "history writes resumed");
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        metrics.error(Interface::Smtp, "store");
+        let transient = matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Full);
+        if !transient || started.elapsed() >= RETRY_FOR {
+            tracing::error!(rows = batch.len(), error = %e, "history rows could not be written");
+            return;
+        }
+        if !warned {
+            tracing::warn!(rows = batch.len(), error = %e, "history store unavailable; retrying");
+            warned = true;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// How long a batch of history rows is retried before it is given up.
+const RETRY_FOR: Duration = Duration::from_secs(120);
 
 /// A held message as the store keeps it.
 #[allow(clippy::too_many_arguments)]

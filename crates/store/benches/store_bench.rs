@@ -5,7 +5,8 @@
 //! - quarantine write latency p50/p99 (each put durably committed: WAL fsync
 //!   on SQLite, synchronous commit on PostgreSQL);
 //! - history search latency per filter at `PHISHGATE_BENCH_ROWS` rows
-//!   (default 1,000,000) on SQLite.
+//!   (default 1,000,000) on SQLite and PostgreSQL (`PHISHGATE_BENCH_SKIP_PG`
+//!   skips the PostgreSQL half).
 //!
 //! PostgreSQL is the test server (`PHISHGATE_TEST_PG_URL` or the local one);
 //! a throw-away database is created and dropped.
@@ -46,6 +47,13 @@ fn bench_record(i: usize) -> HistoryRecord {
     r.mail_from = format!("sender{}@domain{}.vn", i % 20_000, i % 2_000);
     r.rcpts = vec![format!("user{}@laocai.gov.vn", (i * 7) % 5_000)];
     r.subject = format!("{} {}", subjects[(i / 3) % subjects.len()], i % 10_000);
+    // Words of graded density around the common-words crossover (2%, 0.5%).
+    if i.is_multiple_of(50) {
+        r.subject.push_str(" khẩn");
+    }
+    if i % 200 == 7 {
+        r.subject.push_str(" gấp");
+    }
     r.action = if i.is_multiple_of(50) {
         "quarantine"
     } else if i.is_multiple_of(10) {
@@ -120,7 +128,27 @@ async fn main() {
     if !only_search {
         writes().await;
     }
-    search(rows).await;
+    let dir = common::TempDir::new();
+    // PHISHGATE_BENCH_DIR keeps the big SQLite database between runs.
+    let keep = std::env::var("PHISHGATE_BENCH_DIR")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let data_dir = keep.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    let store = Store::open("", &data_dir).await.unwrap();
+    search("SQLite", &store, rows, keep.is_some()).await;
+    let size = std::fs::metadata(data_dir.join(phishgate_store::SQLITE_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("  database file: {} MB", size / (1024 * 1024));
+    store.close().await;
+
+    if std::env::var("PHISHGATE_BENCH_SKIP_PG").is_err() {
+        let pg = common::PgDb::create().await;
+        let store = Store::open(&pg.url, dir.path()).await.unwrap();
+        search("PostgreSQL", &store, rows, false).await;
+        store.close().await;
+        pg.drop_db().await;
+    }
 }
 
 async fn writes() {
@@ -152,15 +180,8 @@ async fn writes() {
     sqlite.close().await;
 }
 
-async fn search(rows: usize) {
-    println!("== history search at {rows} rows (SQLite)");
-    let dir = common::TempDir::new();
-    // PHISHGATE_BENCH_DIR keeps the big database between runs.
-    let keep = std::env::var("PHISHGATE_BENCH_DIR")
-        .ok()
-        .map(std::path::PathBuf::from);
-    let data_dir = keep.clone().unwrap_or_else(|| dir.path().to_path_buf());
-    let store = Store::open("", &data_dir).await.unwrap();
+async fn search(label: &str, store: &Store, rows: usize, keep: bool) {
+    println!("== history search at {rows} rows ({label})");
     let start = Instant::now();
     let batch = 5_000;
     let have = store
@@ -170,7 +191,7 @@ async fn search(rows: usize) {
         })
         .await
         .unwrap();
-    let mut done = if keep.is_some() && !have.items.is_empty() {
+    let mut done = if keep && !have.items.is_empty() {
         rows
     } else {
         0
@@ -188,11 +209,6 @@ async fn search(rows: usize) {
             );
         }
     }
-    let size = std::fs::metadata(data_dir.join(phishgate_store::SQLITE_FILE))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!("  database file: {} MB", size / (1024 * 1024));
-
     let base = HistoryQuery::default();
     let queries: Vec<(&str, HistoryQuery)> = vec![
         ("newest page, no filter", base.clone()),
@@ -253,6 +269,27 @@ async fn search(rows: usize) {
             },
         ),
         (
+            "subject words, 2% of rows",
+            HistoryQuery {
+                subject_words: Some("khan".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "subject words, 0.5% of rows",
+            HistoryQuery {
+                subject_words: Some("gap".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "subject words, none has all",
+            HistoryQuery {
+                subject_words: Some("gap hop dong".into()),
+                ..base.clone()
+            },
+        ),
+        (
             "time range (1 hour)",
             HistoryQuery {
                 since: Some(T0 + 50_000_000),
@@ -302,7 +339,7 @@ async fn search(rows: usize) {
         ms(start.elapsed())
     );
     let start = Instant::now();
-    let purged = if keep.is_some() {
+    let purged = if keep {
         0
     } else {
         store.purge_history(T0 + 10_000 * 100).await.unwrap()
@@ -311,5 +348,4 @@ async fn search(rows: usize) {
         "  purge of the oldest {purged} rows: {}",
         ms(start.elapsed())
     );
-    store.close().await;
 }

@@ -267,6 +267,22 @@ impl Store {
         dispatch!(self, history(query))
     }
 
+    /// Sets how many of the newest rows a subject-word search walks before
+    /// asking the full-text index (0: full-text only; `i64::MAX`: walk only),
+    /// so tests can compare both plans. No effect on the in-memory store.
+    #[doc(hidden)]
+    pub fn set_words_walk_window(&self, rows: i64) {
+        match &self.backend {
+            Backend::Memory(_) => {}
+            Backend::Sqlite(s) => s
+                .walk_window
+                .store(rows, std::sync::atomic::Ordering::Relaxed),
+            Backend::Postgres(s) => s
+                .walk_window
+                .store(rows, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// The database's query plan for a history query (`EXPLAIN QUERY PLAN`
     /// on SQLite, `EXPLAIN` on PostgreSQL), for diagnosing slow searches and
     /// for the test that every filter uses an index.

@@ -52,6 +52,7 @@ impl SqlStore {
             .map_err(|e| StoreError::new(ErrorKind::Invalid, format!("{label}: bad URL: {e}")))?;
         let connect = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_release(|conn, _| Box::pin(async move { Ok(reusable(conn)) }))
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(opts);
         let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -67,7 +68,11 @@ impl SqlStore {
                 ))
             }
         };
-        let store = SqlStore { pool, label };
+        let store = SqlStore {
+            pool,
+            label,
+            walk_window: Arc::new(WALK_WINDOW.into()),
+        };
         store.migrate(MIGRATION).await?;
         Ok(store)
     }

@@ -49,6 +49,30 @@ const SIDE_INSERT_CHUNK: usize = 250;
 pub(crate) struct SqlStore {
     pub(crate) pool: Pool<Db>,
     pub(crate) label: Arc<str>,
+    /// How many of the newest rows a subject-word search walks before it
+    /// falls back to the full-text index ([`WALK_WINDOW`]; tests set 0 for
+    /// "full-text only" and `i64::MAX` for "walk only").
+    pub(crate) walk_window: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// Subject-word searches first walk this many of the newest rows (in the
+/// time index's order) testing each row's stored words: common words fill a
+/// page within a few thousand rows. Only when that walk does not fill the
+/// page (rarer words) does the full-text index answer, where the matches are
+/// few enough to sort. benches/store_bench.rs measures both at a million
+/// rows.
+pub(crate) const WALK_WINDOW: i64 = 20_000;
+
+/// Whether a connection coming back to the pool may be handed out again:
+/// not when it is still inside a transaction. That happens when a `COMMIT`
+/// itself failed (SQLite's "database or disk is full", a PostgreSQL server
+/// going away mid-commit): the database already ended the transaction but
+/// the driver still counts it open, and every later `BEGIN` on that
+/// connection would fail. Closing it lets the pool open a fresh one, so the
+/// store recovers by itself once space or the server is back.
+fn reusable(conn: &mut <Db as Database>::Connection) -> bool {
+    use sqlx::Connection as _;
+    !conn.is_in_transaction()
 }
 
 /// The list-valued fields of a history record, stored as one JSON column.
@@ -334,7 +358,16 @@ impl SqlStore {
     /// out already in page order: a side table for a recipient, domain or
     /// symbol filter, else the main table (whose sender/action/time indexes
     /// the planner picks from). Other filters become conditions.
-    fn history_sql(&self, q: &HistoryQuery, limit: u32) -> Result<Sql, StoreError> {
+    ///
+    /// `walk`: subject words drive the query and are tested row by row on
+    /// at most that many of the newest rows that pass the other filters
+    /// (see [`WALK_WINDOW`]); `None` uses the full-text index.
+    fn history_sql(
+        &self,
+        q: &HistoryQuery,
+        limit: u32,
+        walk: Option<i64>,
+    ) -> Result<Sql, StoreError> {
         let nonempty = |s: &String| !s.is_empty();
         let recipient = q.recipient.as_deref().map(address_key).filter(nonempty);
         let mut domain = q.domain.as_deref().map(domain_key).filter(nonempty);
@@ -379,12 +412,20 @@ impl SqlStore {
                 "k"
             }
             None => {
-                let hint = if words.is_some() && !matches!(sender, Some(SenderFilter::Address(_))) {
+                let hint = if words.is_some()
+                    && walk.is_none()
+                    && !matches!(sender, Some(SenderFilter::Address(_)))
+                {
                     WORDS_DRIVEN_HINT
                 } else {
                     ""
                 };
-                s.push(&format!("SELECT h.seq FROM history h{hint} WHERE 1 = 1"));
+                if walk.is_some() {
+                    s.push("SELECT h.seq FROM (SELECT h.seq, h.received_at, h.id, h.subject_words");
+                    s.push(" FROM history h WHERE 1 = 1");
+                } else {
+                    s.push(&format!("SELECT h.seq FROM history h{hint} WHERE 1 = 1"));
+                }
                 "h"
             }
         };
@@ -423,10 +464,6 @@ impl SqlStore {
             let p = s.arg(Arg::Text(a));
             s.push(&format!(" AND h.action = {p}"));
         }
-        if let Some(w) = words {
-            let p = s.arg(Arg::Text(words_query(&w)));
-            s.push(&format!(" AND {}", words_condition(&p)));
-        }
         if let Some(since) = q.since {
             let p = s.arg(Arg::Int(since));
             s.push(&format!(" AND {k}.received_at >= {p}"));
@@ -443,6 +480,27 @@ impl SqlStore {
                 " AND {k}.received_at <= {pa} AND ({k}.received_at < {pa} OR {k}.id < {pi})"
             ));
         }
+        if let Some(w) = words {
+            if let Some(window) = walk {
+                if window < i64::MAX {
+                    let pw = s.arg(Arg::Int(window));
+                    s.push(&format!(
+                        " ORDER BY h.received_at DESC, h.id DESC LIMIT {pw}"
+                    ));
+                }
+                s.push(") h WHERE 1 = 1");
+                // The stored column is the folded words joined by single
+                // spaces; words are alphanumeric, so no LIKE wildcard can
+                // appear in the pattern.
+                for word in w {
+                    let p = s.arg(Arg::Text(format!("% {word} %")));
+                    s.push(&format!(" AND (' ' || h.subject_words || ' ') LIKE {p}"));
+                }
+            } else {
+                let p = s.arg(Arg::Text(words_query(&w)));
+                s.push(&format!(" AND {}", words_condition(&p)));
+            }
+        }
         let pl = s.arg(Arg::Int(i64::from(limit) + 1));
         s.push(&format!(
             " ORDER BY {k}.received_at DESC, {k}.id DESC LIMIT {pl}"
@@ -458,17 +516,50 @@ impl SqlStore {
         Ok(s)
     }
 
+    /// The walk window for this query: `Some` when subject words drive it
+    /// (no recipient, domain, symbol or sender-address filter) and walking
+    /// is not disabled.
+    fn words_walk(&self, q: &HistoryQuery) -> Option<i64> {
+        let words = q
+            .subject_words
+            .as_deref()
+            .map(crate::util::words)
+            .is_some_and(|w| !w.is_empty());
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|x| !x.trim().is_empty());
+        let sender_address = q
+            .sender
+            .as_deref()
+            .is_some_and(|x| !x.trim().is_empty() && !x.trim().starts_with('@'));
+        if !words || set(&q.recipient) || set(&q.domain) || set(&q.symbol) || sender_address {
+            return None;
+        }
+        let window = self
+            .walk_window
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (window > 0).then_some(window)
+    }
+
     pub(crate) async fn history(
         &self,
         q: &HistoryQuery,
     ) -> Result<Page<HistoryRecord>, StoreError> {
         let limit = clamp_limit(q.limit);
-        let rows = self
-            .history_sql(q, limit)?
+        let walk = self.words_walk(q);
+        let mut rows = self
+            .history_sql(q, limit, walk)?
             .query()
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("querying history"))?;
+        if walk.is_some_and(|w| w < i64::MAX) && rows.len() <= limit as usize {
+            // The walk did not fill a page: rarer words, ask the full-text index.
+            rows = self
+                .history_sql(q, limit, None)?
+                .query()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("querying history"))?;
+        }
         let mut items = rows
             .iter()
             .map(|r| self.history_from_row(r))
@@ -478,7 +569,8 @@ impl SqlStore {
 
     /// The query plan of a history query, one line per plan node.
     pub(crate) async fn history_plan(&self, q: &HistoryQuery) -> Result<String, StoreError> {
-        let mut s = self.history_sql(q, clamp_limit(q.limit))?;
+        // The plan of the full-text form; the walk form uses the time index.
+        let mut s = self.history_sql(q, clamp_limit(q.limit), None)?;
         s.text = format!(
             "{}{}",
             if PG { "EXPLAIN " } else { "EXPLAIN QUERY PLAN " },

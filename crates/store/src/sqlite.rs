@@ -65,11 +65,16 @@ impl SqlStore {
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_release(|conn, _| Box::pin(async move { Ok(reusable(conn)) }))
             .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(5))
             .connect_with(opts)
             .await
             .map_err(|e| open_error(&label, &e))?;
-        let store = SqlStore { pool, label };
+        let store = SqlStore {
+            pool,
+            label,
+            walk_window: Arc::new(WALK_WINDOW.into()),
+        };
         // Read the schema once: a file of garbage can get this far.
         sqlx::query_scalar::<Db, i64>("SELECT count(*) FROM sqlite_master")
             .fetch_one(&store.pool)

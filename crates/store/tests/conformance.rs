@@ -309,19 +309,45 @@ async fn subject_words(db: Arc<TestDb>) {
             v
         }
     };
-    assert_eq!(find("xác minh").await, ["s1", "s2"]);
-    assert_eq!(find("Xac Minh").await, ["s1", "s2"]);
-    assert_eq!(find("xac minh ngay").await, ["s2"]);
-    assert_eq!(find("đăng nhập").await, ["s3", "s4"]);
-    assert_eq!(find("DANG NHAP").await, ["s3", "s4"]);
-    assert_eq!(find("tài khoản").await, ["s1", "s2", "s6"]);
-    assert_eq!(find("tam ngung").await, ["s6"]);
-    assert_eq!(find("xac").await, ["s1", "s2", "s5"]);
-    // Whole words: a prefix is not a word.
-    assert!(find("xa").await.is_empty());
-    assert!(find("minh nhap").await.is_empty());
-    // Punctuation-only input is no filter at all.
-    assert_eq!(find("!!").await.len(), 6);
+    // Every plan gives the same answers: full-text index then sort, a walk
+    // of the newest rows testing each row's words, and the default (a short
+    // walk, then the full-text index).
+    for window in [0, i64::MAX, 3, 20_000] {
+        store.set_words_walk_window(window);
+        assert_eq!(find("xác minh").await, ["s1", "s2"]);
+        assert_eq!(find("Xac Minh").await, ["s1", "s2"]);
+        assert_eq!(find("xac minh ngay").await, ["s2"]);
+        assert_eq!(find("đăng nhập").await, ["s3", "s4"]);
+        assert_eq!(find("DANG NHAP").await, ["s3", "s4"]);
+        assert_eq!(find("tài khoản").await, ["s1", "s2", "s6"]);
+        assert_eq!(find("tam ngung").await, ["s6"]);
+        assert_eq!(find("xac").await, ["s1", "s2", "s5"]);
+        // Whole words: a prefix is not a word.
+        assert!(find("xa").await.is_empty());
+        assert!(find("minh nhap").await.is_empty());
+        // Punctuation-only input is no filter at all.
+        assert_eq!(find("!!").await.len(), 6);
+    }
+    // Pages of common words: every row once, in order.
+    for i in 0..30 {
+        let mut r = record(100 + i, T0 + 1000 + (i as i64 % 7));
+        r.id = format!("c{i:02}");
+        r.subject = format!("Báo cáo tài khoản {i}");
+        store.record(&r).await.unwrap();
+    }
+    let q = HistoryQuery {
+        subject_words: Some("tai khoan".into()),
+        limit: 4,
+        ..HistoryQuery::default()
+    };
+    store.set_words_walk_window(0);
+    let full_text = all_pages(&store, q.clone()).await;
+    assert_eq!(full_text.len(), 33);
+    for window in [i64::MAX, 5, 20_000] {
+        store.set_words_walk_window(window);
+        let walked = all_pages(&store, q.clone()).await;
+        assert_eq!(full_text, walked, "{} backend, window {window}", db.kind());
+    }
 }
 
 async fn purge(db: Arc<TestDb>) {

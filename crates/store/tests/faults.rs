@@ -174,3 +174,68 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     // WAL mode is on.
     assert!(dir.path().join("phishgate.sqlite-wal").exists());
 }
+
+/// A full disk is `Full` for history and quarantine writes alike, reads go
+/// on, and once space is freed the same `Store` writes again (no reopen, no
+/// repair). Needs root for the small tmpfs, like the rest of the suite.
+#[tokio::test]
+async fn full_disk_is_full_and_recovers() {
+    use std::io::Write;
+    let dir = TempDir::new();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let out = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mounting a tmpfs needs root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let store = Store::open("", &mnt).await.unwrap();
+    store.record(&common::record(0, 1_000)).await.unwrap();
+
+    let filler = mnt.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    while f.write_all(&[0u8; 4096]).is_ok() {}
+    while f.write_all(&[0u8]).is_ok() {}
+    drop(f);
+
+    let mut full = None;
+    for i in 1..200 {
+        if let Err(e) = store.record(&common::record(i, 1_000 + i as i64)).await {
+            full = Some(e);
+            break;
+        }
+    }
+    let err = full.expect("a full disk must fail writes");
+    assert_eq!(err.kind(), ErrorKind::Full, "{err}");
+    let err = store
+        .quarantine_put(&common::quarantined("qfull", 5_000, 2))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Full, "{err}");
+    // Reads still work.
+    assert!(store.history_get("h000000").await.unwrap().is_some());
+
+    std::fs::remove_file(&filler).unwrap();
+    store
+        .quarantine_put(&common::quarantined("qfull", 5_000, 2))
+        .await
+        .unwrap();
+    store.record(&common::record(500, 9_000)).await.unwrap();
+    assert!(store.quarantine_get("qfull").await.unwrap().is_some());
+    store.close().await;
+}

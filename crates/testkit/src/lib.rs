@@ -43,6 +43,7 @@
 mod error;
 mod json;
 mod maildir;
+mod pg;
 mod postfix;
 mod queue;
 mod sink;
@@ -51,6 +52,7 @@ mod swaks;
 
 pub use error::{Error, Result};
 pub use maildir::{read_maildir, Delivered};
+pub use pg::{PgServer, PG_START_TIMEOUT};
 pub use postfix::{
     alloc_port, unused_port, Postfix, PostfixBuilder, DEFAULT_DOMAIN, KEEP_ENV, POSTCONF, POSTFIX,
     POSTQUEUE, POSTSUPER, SMTP_PORT, START_TIMEOUT, VMAIL_ID,
