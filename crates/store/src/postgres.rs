@@ -33,6 +33,11 @@ fn words_condition(param: &str) -> String {
     format!("to_tsvector('simple', h.subject_words) @@ plainto_tsquery('simple', {param})")
 }
 
+/// No match count before choosing a plan: the GIN index answers a count
+/// only by visiting every matching row, so searches walk the newest rows
+/// first instead.
+const WORDS_PROBE: Option<&str> = None;
+
 /// No hint needed: PostgreSQL reads only the matching heap rows' keys for
 /// the inner sort.
 const WORDS_DRIVEN_HINT: &str = "";

@@ -539,12 +539,36 @@ impl SqlStore {
         (window > 0).then_some(window)
     }
 
+    /// Full-text matches of the query's subject words, counted up to
+    /// `bound` (only where [`WORDS_PROBE`] is cheap).
+    async fn words_matches(&self, q: &HistoryQuery, bound: i64) -> Result<i64, StoreError> {
+        let (Some(sql), Some(words)) = (
+            WORDS_PROBE,
+            q.subject_words.as_deref().map(crate::util::words),
+        ) else {
+            return Ok(bound);
+        };
+        sqlx::query_scalar::<Db, i64>(sql)
+            .bind(words_query(&words))
+            .bind(bound)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("counting subject-word matches"))
+    }
+
     pub(crate) async fn history(
         &self,
         q: &HistoryQuery,
     ) -> Result<Page<HistoryRecord>, StoreError> {
         let limit = clamp_limit(q.limit);
-        let walk = self.words_walk(q);
+        let mut walk = self.words_walk(q);
+        if let Some(window) = walk.filter(|w| WORDS_PROBE.is_some() && *w < i64::MAX) {
+            // SQLite: counting full-text matches (up to the window) costs
+            // little, and when they are fewer the full-text plan is best.
+            if self.words_matches(q, window).await? < window {
+                walk = None;
+            }
+        }
         let mut rows = self
             .history_sql(q, limit, walk)?
             .query()

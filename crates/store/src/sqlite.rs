@@ -33,6 +33,12 @@ fn words_condition(param: &str) -> String {
     format!("h.seq IN (SELECT rowid FROM history_fts WHERE history_fts MATCH {param})")
 }
 
+/// Counts full-text matches up to a bound: cheap in FTS5 (a walk of one
+/// doclist), so a search asks it before choosing its plan.
+const WORDS_PROBE: Option<&str> = Some(
+    "SELECT count(*) FROM (SELECT rowid FROM history_fts WHERE history_fts MATCH $1 LIMIT $2)",
+);
+
 /// Forces the narrow `history_seq_order` index when subject words drive a
 /// search (SQLite's planner would otherwise read every matching full row).
 const WORDS_DRIVEN_HINT: &str = " INDEXED BY history_seq_order";
