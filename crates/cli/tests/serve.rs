@@ -105,3 +105,44 @@ fn bad_configuration_and_busy_port_are_clear_errors() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `/checkv2` is mail flow (an MTA asks): recorded in the history and in
+/// sender memory. `/api/v1/scan` is an analyst's ad-hoc scan: not recorded,
+/// so scanning a saved lure does not make its sender known.
+#[test]
+fn checkv2_is_recorded_and_adhoc_scans_are_not() {
+    let s = Server::start("http-history", None, "");
+    let lure =
+        std::fs::read(support::repo().join("corpus/phish/vi/04-hop-thu-day-99.eml")).unwrap();
+    for _ in 0..3 {
+        let v = s.post_json("/api/v1/scan", &[("Rcpt", "adhoc@laocai.gov.vn")], &lure);
+        assert_eq!(v["action"], "quarantine", "{v}");
+    }
+    let v = s.post_json("/checkv2", &[("Rcpt", "flow@laocai.gov.vn")], &lure);
+    assert!(v["score"].as_f64().unwrap() > 0.0, "{v}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let rows = loop {
+        let out = s.admin(&["history", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if !rows.is_empty() || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Give a late ad-hoc row the chance to show up before checking its absence.
+    std::thread::sleep(Duration::from_millis(700));
+    let out = s.admin(&["history", "--json"]);
+    let again = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(again, 1);
+    assert_eq!(rows[0]["rcpts"][0], "flow@laocai.gov.vn", "{rows:?}");
+    assert_eq!(rows[0]["interface"], "http", "{rows:?}");
+}

@@ -213,7 +213,17 @@ fn permit(st: &ApiState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> 
     })
 }
 
-async fn scan(st: &ApiState, raw: Arc<Vec<u8>>, envelope: Envelope) -> Result<Outcome, Response> {
+/// Scans one message. `record`: the message is in the mail flow (an MTA
+/// asking over the Rspamd protocol), so it goes into the history and teaches
+/// sender memory like mail through the milter. Ad-hoc scans through
+/// `/api/v1/scan` (an analyst checking a saved message) are not recorded:
+/// scanning a lure twice must not make its sender a "known correspondent".
+async fn scan(
+    st: &ApiState,
+    raw: Arc<Vec<u8>>,
+    envelope: Envelope,
+    record: bool,
+) -> Result<Outcome, Response> {
     let size = raw.len();
     let outcome = st
         .scanner
@@ -222,7 +232,7 @@ async fn scan(st: &ApiState, raw: Arc<Vec<u8>>, envelope: Envelope) -> Result<Ou
     st.scanner
         .metrics
         .message(Interface::Http, outcome.disposition.action);
-    if let Some(rec) = st.scanner.recorder.get() {
+    if let Some(rec) = st.scanner.recorder.get().filter(|_| record) {
         rec.record(
             Interface::Http,
             &st.scanner.metrics,
@@ -277,7 +287,7 @@ async fn checkv2(State(st): State<ApiState>, req: Request) -> Response {
     let flags = params.flags();
     let body_block = flags.iter().any(|f| f == "body_block");
     let milter_flag = flags.iter().any(|f| f == "milter") || params.get("milter").is_some();
-    let outcome = match scan(&st, Arc::clone(&raw), envelope).await {
+    let outcome = match scan(&st, Arc::clone(&raw), envelope, true).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -483,7 +493,7 @@ async fn api_scan(State(st): State<ApiState>, req: Request) -> Response {
         (bytes.to_vec(), params.envelope(), params.lang())
     };
     let raw = Arc::new(raw);
-    let outcome = match scan(&st, raw, envelope).await {
+    let outcome = match scan(&st, raw, envelope, false).await {
         Ok(o) => o,
         Err(r) => return r,
     };
