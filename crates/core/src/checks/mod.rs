@@ -9,6 +9,7 @@ pub mod auth_results;
 pub mod bec;
 pub mod contact_address;
 pub mod display_name;
+pub mod dnsbl;
 pub mod html_attachments;
 pub mod html_body;
 pub mod link_hosts;
