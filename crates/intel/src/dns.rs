@@ -5,7 +5,7 @@
 //! [dns]
 //! servers = ["127.0.0.1:53"]  # empty (the default): the system's resolv.conf
 //! timeout_ms = 2000           # one attempt at one server
-//! attempts = 2                # tries per query
+//! attempts = 2                # tries per query (the first one included)
 //! cache_size = 4096           # entries per record-type cache
 //! ```
 //!
@@ -295,7 +295,8 @@ impl Resolver {
             (ResolverConfig::from_name_servers(name_servers), opts)
         };
         opts.timeout = Duration::from_millis(config.timeout_ms.max(MIN_TIMEOUT_MS));
-        opts.attempts = config.attempts.clamp(1, MAX_ATTEMPTS);
+        // hickory's `attempts` counts retries after the first try.
+        opts.attempts = config.attempts.clamp(1, MAX_ATTEMPTS) - 1;
         opts.cache_size = config.cache_size.clamp(1, MAX_CACHE_SIZE) as u64;
         opts.positive_max_ttl = Some(MAX_POSITIVE_TTL);
         opts.negative_max_ttl = Some(MAX_NEGATIVE_TTL);

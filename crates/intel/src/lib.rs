@@ -12,3 +12,4 @@
 
 pub mod auth;
 pub mod dns;
+pub mod dnsbl;
