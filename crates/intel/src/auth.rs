@@ -63,13 +63,21 @@ pub struct AuthVerdict {
     /// For `Facts.auth`.
     pub results: AuthResults,
     /// The `Authentication-Results` value to stamp (without the field name),
-    /// one line: `mail.laocai.gov.vn; spf=pass smtp.mailfrom=…; …`.
+    /// one line: `mail.laocai.gov.vn; spf=pass smtp.mailfrom=…; …`. Use
+    /// [`AuthVerdict::header_folded`] to stay under 998 bytes per line.
     pub header: String,
     /// Methods that did not finish in the budget (`"spf"`, `"dkim"`, …).
     pub timed_out: Vec<&'static str>,
 }
 
 impl AuthVerdict {
+    /// [`AuthVerdict::header`] folded after each `;` with `newline` and a
+    /// tab (`"\r\n"` for SMTP, `"\n"` for a milter `SMFIR_ADDHEADER`).
+    /// Reasons never contain `;`, so every fold is between two results.
+    pub fn header_folded(&self, newline: &str) -> String {
+        self.header.replace("; ", &format!(";{newline}\t"))
+    }
+
     /// Whether any method ended in `temperror` (DNS trouble or time-out).
     pub fn has_temperror(&self) -> bool {
         self.results.results.iter().any(|r| r.result == "temperror")
@@ -437,11 +445,12 @@ pub fn render_header(authserv_id: &str, results: &[Rendered]) -> String {
     h
 }
 
-/// Comment text: printable, no parentheses or backslashes, bounded.
+/// Comment text: printable, no parentheses, backslashes or `;` (which
+/// [`AuthVerdict::header_folded`] folds at), bounded.
 fn comment(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '(' | ')' | '\\' => ' ',
+            '(' | ')' | '\\' | ';' => ' ',
             c if c.is_control() => ' ',
             c => c,
         })
@@ -508,5 +517,11 @@ mod tests {
             Some("2001:db8::1")
         );
         assert_eq!(render_header("h", &[]), "h; none");
+        let v = AuthVerdict {
+            results: parsed,
+            header: render_header("h", &[result("spf", "fail", Some("a; b"), vec![])]),
+            timed_out: vec![],
+        };
+        assert_eq!(v.header_folded("\r\n"), "h;\r\n\tspf=fail (a b)");
     }
 }
