@@ -32,6 +32,10 @@ pub struct Config {
     pub composites: Vec<CompositeConfig>,
     /// Domain and extension lists used by the checks.
     pub lists: Lists,
+    /// `[auth]`: the gateway's own SPF/DKIM/DMARC/ARC verification.
+    pub auth: AuthPolicy,
+    /// `[[dnsbl]]`: DNS block lists (none by default).
+    pub dnsbl: Vec<DnsblZone>,
     /// `[listen]`: read by the gateway; opaque to the analysis core.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<toml::Table>,
@@ -74,6 +78,64 @@ pub struct Organization {
     pub report_addresses: Vec<String>,
     /// Unit names only the organisation may use in a display name.
     pub units: Vec<String>,
+    /// Networks the organisation's own mail comes from (CIDRs): its mail
+    /// servers, relays and loopback. Mail claiming an own domain from
+    /// anywhere else, without SMTP AUTH and without an own-domain DKIM
+    /// signature, did not take the organisation's path.
+    pub own_networks: Vec<String>,
+}
+
+/// `[auth]`: how the gateway verifies and weighs sender authentication.
+/// The core reads `honour_dmarc`; the enrichment side reads the others.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthPolicy {
+    /// Verify SPF, DKIM, ARC and DMARC in the gateway (needs DNS). Scans
+    /// of stored mail use the trusted Authentication-Results header instead.
+    pub verify: bool,
+    /// Apply the sender domain's published DMARC policy when DMARC fails:
+    /// `p=reject` scores to reject, `p=quarantine` to quarantine (the
+    /// `DMARC_POLICY_*` symbols). Off: the symbols show with 0 points.
+    pub honour_dmarc: bool,
+    /// Budget of one message's verification, in milliseconds; a method
+    /// that does not finish is a temporary error.
+    pub timeout_ms: u64,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        AuthPolicy {
+            verify: false,
+            honour_dmarc: true,
+            timeout_ms: 3_000,
+        }
+    }
+}
+
+/// What a DNS block list is queried with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsblKind {
+    /// The client IP, reversed (`4.3.2.1.zone`, IPv6 as nibbles).
+    #[default]
+    Ip,
+    /// Link and sender domains (`example.com.zone`, URIBL style).
+    Domain,
+}
+
+/// One `[[dnsbl]]` zone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsblZone {
+    /// The list's zone, e.g. `zen.spamhaus.org`.
+    pub zone: String,
+    /// What is looked up.
+    pub kind: DnsblKind,
+    /// Return code (`127.0.0.2`) -> symbol name (must be under `[symbols]`).
+    pub codes: BTreeMap<String, String>,
+    /// Symbol for a listing whose code is not in `codes` (empty: ignored,
+    /// as lists use unknown codes for errors such as "query refused").
+    pub default_symbol: String,
 }
 
 /// Action thresholds (`[actions]`).
@@ -304,6 +366,38 @@ impl Config {
                 }
             }
         }
+        for n in &self.organization.own_networks {
+            if crate::net::Cidr::parse(n).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "[organization] own_networks: \"{n}\" is not an address or CIDR network"
+                )));
+            }
+        }
+        for z in &self.dnsbl {
+            if z.zone.trim().is_empty() || z.zone.contains(' ') {
+                return Err(ConfigError::Invalid(format!(
+                    "[[dnsbl]] zone \"{}\" is not a domain name",
+                    z.zone
+                )));
+            }
+            for code in z.codes.keys() {
+                if code.parse::<std::net::Ipv4Addr>().is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "[[dnsbl]] {}: code \"{code}\" is not an IPv4 address",
+                        z.zone
+                    )));
+                }
+            }
+            let named = z.codes.values().chain(Some(&z.default_symbol));
+            for sym in named.filter(|s| !s.is_empty()) {
+                if !self.symbols.contains_key(sym) {
+                    return Err(ConfigError::Invalid(format!(
+                        "[[dnsbl]] {}: symbol {sym} is not defined under [symbols]",
+                        z.zone
+                    )));
+                }
+            }
+        }
         for d in &self.organization.domains {
             if d.trim().is_empty() || d.contains('@') || d.contains(' ') {
                 return Err(ConfigError::Invalid(format!(
@@ -324,6 +418,9 @@ impl Config {
         lower(&mut self.organization.domains);
         self.organization.authserv_id = self.organization.authserv_id.trim().to_ascii_lowercase();
         lower(&mut self.organization.report_addresses);
+        for z in self.dnsbl.iter_mut() {
+            z.zone = z.zone.trim().trim_matches('.').to_ascii_lowercase();
+        }
         let l = &mut self.lists;
         for v in [
             &mut l.freemail,
@@ -415,6 +512,13 @@ reject = 15.0
 
 # [banner]
 # contact = "Trung tâm CNTT, điện thoại ..."   # who users should call
+
+# --- sender authentication in the gateway (needs DNS) ----------------------
+# [auth]
+# verify = true          # SPF, DKIM, ARC and DMARC checked by phishgate itself
+# honour_dmarc = true    # a DMARC failure with p=reject/quarantine is scored so
+# [dns]
+# servers = []           # empty: /etc/resolv.conf
 "#
     )
 }

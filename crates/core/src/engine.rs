@@ -13,6 +13,11 @@ use crate::view::MessageView;
 
 /// The SMTP envelope and session, when the message comes from an MTA.
 /// Empty for a message read from a file.
+///
+/// These are the session facts own-domain protection needs: `client_ip`
+/// (checked against `[organization] own_networks`), `authenticated_user`
+/// (the milter `{auth_authen}` macro) and `helo`. A scan without a
+/// `client_ip` is judged as stored mail, from its Received headers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Envelope {
@@ -37,6 +42,30 @@ pub struct Facts {
     /// What the organisation's store remembers about the sender (the
     /// gateway looks it up before the scan); `None` when there is no store.
     pub sender: Option<SenderHistory>,
+    /// DNS block list answers: listings and lists that could not be asked.
+    /// Names not listed are absent. Empty when no `[[dnsbl]]` is configured.
+    pub dnsbl: Vec<DnsblFact>,
+}
+
+/// One DNS block list answer about one client IP or domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsblFact {
+    /// The list's zone, as configured (`zen.spamhaus.org`).
+    pub zone: String,
+    /// What was looked up: the IP address or the domain, not the query name.
+    pub subject: String,
+    /// The answer.
+    pub outcome: DnsblOutcome,
+}
+
+/// What a DNS block list said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsblOutcome {
+    /// Listed, with the return codes (`127.0.0.2`).
+    Listed(Vec<String>),
+    /// Time-out or DNS error: nothing is known.
+    TempFail(String),
 }
 
 /// What the store remembers about an external sender, as counts: the core
@@ -167,6 +196,7 @@ pub struct Engine {
     pub(crate) composites: Vec<CompiledComposite>,
     pub(crate) text: TextRules,
     pub(crate) lists: crate::domains::CompiledLists,
+    pub(crate) own_networks: Vec<crate::net::Cidr>,
 }
 
 impl Engine {
@@ -175,11 +205,20 @@ impl Engine {
         let composites = scoring::compile_composites(&config);
         let text = TextRules::new(&config)?;
         let lists = crate::domains::CompiledLists::new(&config.lists);
+        // Validated when the configuration was parsed; a hand-built Config
+        // with a bad entry loses that entry only.
+        let own_networks = config
+            .organization
+            .own_networks
+            .iter()
+            .filter_map(|n| crate::net::Cidr::parse(n))
+            .collect();
         Ok(Engine {
             config,
             composites,
             text,
             lists,
+            own_networks,
         })
     }
 

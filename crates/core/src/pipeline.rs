@@ -21,6 +21,8 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     checks::reply_to::check(ctx, f);
     checks::contact_address::check(ctx, f);
     checks::sender_history::check(ctx, f);
+    // What DNS block lists say about the client, the sender and the links.
+    checks::dnsbl::check(ctx, f);
     // Content.
     checks::lures::check(ctx, f);
     checks::bec::check(ctx, f);

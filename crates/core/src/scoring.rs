@@ -76,7 +76,7 @@ pub fn score(findings: &[Finding], config: &Config, composites: &[CompiledCompos
     let mut symbols: Vec<ScoredSymbol> = findings
         .iter()
         .map(|f| {
-            let (points, group) = match config.symbols.get(f.name) {
+            let (points, group) = match config.symbols.get(f.name.as_ref()) {
                 Some(s) => (s.score * f.weight.clamp(0.0, 1.0), s.group.clone()),
                 // A check emitting a name missing from the configuration is a
                 // bug caught by a test; in production it is shown with 0 points.

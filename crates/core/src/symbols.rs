@@ -6,6 +6,8 @@
 //! name) and bounded in number and length so hostile input cannot bloat a
 //! result.
 
+use std::borrow::Cow;
+
 /// Most evidence strings kept per symbol.
 pub const MAX_OPTIONS: usize = 8;
 /// Longest evidence string kept, in characters.
@@ -14,8 +16,10 @@ pub const MAX_OPTION_CHARS: usize = 120;
 /// One symbol emitted by a check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    /// Symbol name, as configured under `[symbols]`.
-    pub name: &'static str,
+    /// Symbol name, as configured under `[symbols]`. Static for the checks'
+    /// own symbols; owned for names the configuration maps to (DNS block
+    /// list return codes).
+    pub name: Cow<'static, str>,
     /// Strength in `0..=1`.
     pub weight: f64,
     /// Evidence.
@@ -24,9 +28,13 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with its evidence (bounded).
-    pub fn new<S: Into<String>>(name: &'static str, weight: f64, options: Vec<S>) -> Finding {
+    pub fn new<S: Into<String>>(
+        name: impl Into<Cow<'static, str>>,
+        weight: f64,
+        options: Vec<S>,
+    ) -> Finding {
         let mut f = Finding {
-            name,
+            name: name.into(),
             weight: weight.clamp(0.0, 1.0),
             options: Vec::new(),
         };
@@ -63,9 +71,14 @@ pub struct Findings {
 
 impl Findings {
     /// Emits `name` with `weight` and evidence.
-    pub fn add<S: Into<String>>(&mut self, name: &'static str, weight: f64, options: Vec<S>) {
+    pub fn add<S: Into<String>>(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        weight: f64,
+        options: Vec<S>,
+    ) {
         let new = Finding::new(name, weight, options);
-        if let Some(old) = self.items.iter_mut().find(|f| f.name == name) {
+        if let Some(old) = self.items.iter_mut().find(|f| f.name == new.name) {
             old.weight = old.weight.max(new.weight);
             for o in new.options {
                 old.push_option(o);
@@ -76,7 +89,7 @@ impl Findings {
     }
 
     /// Emits `name` at full weight with one piece of evidence.
-    pub fn hit(&mut self, name: &'static str, option: impl Into<String>) {
+    pub fn hit(&mut self, name: impl Into<Cow<'static, str>>, option: impl Into<String>) {
         self.add(name, 1.0, vec![option.into()]);
     }
 

@@ -4,7 +4,12 @@
 //! silent pass and never an aborted scan.
 //!
 //! Modules:
+//! - `dns`: the one resolver (`[dns]`), bounded and cached with TTLs;
 //! - `auth`: SPF, DKIM, DMARC and ARC with mail-auth over hickory-resolver;
 //! - `dnsbl`: DNS block lists for client IPs, link and sender domains;
 //! - `feeds`: threat feeds read from files, reloaded when they change;
 //! - `clamav`: clamd over TCP or a unix socket (`INSTREAM`).
+
+pub mod auth;
+pub mod dns;
+pub mod dnsbl;

@@ -3,7 +3,8 @@
 //! Test support for phishgate's end-to-end tests: a real, throw-away Postfix
 //! on loopback (one per test, fully independent, safe to run in parallel),
 //! swaks and an in-process SMTP client to send through it, Maildir and queue
-//! readers to assert on, and a recording SMTP sink.
+//! readers to assert on, a recording SMTP sink, and an authoritative DNS
+//! server on loopback ([`DnsServer`]) for SPF/DKIM/DMARC and block-list tests.
 //!
 //! Each [`Postfix`] has its own directory under [`std::env::temp_dir`]
 //! (`phishgate-postfix-<pid>-<n>`), its own loopback ports and its own
@@ -40,6 +41,7 @@
 //! instance whose test process died without dropping it (killed by a
 //! timeout) is stopped and removed by the next `start` in any process.
 
+mod dns;
 mod error;
 mod json;
 mod maildir;
@@ -50,6 +52,7 @@ mod sink;
 mod smtp;
 mod swaks;
 
+pub use dns::{reverse_name, DnsServer, Fault, Zone, DEFAULT_TTL};
 pub use error::{Error, Result};
 pub use maildir::{read_maildir, Delivered};
 pub use pg::{PgServer, PG_START_TIMEOUT};

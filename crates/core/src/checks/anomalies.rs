@@ -8,7 +8,7 @@ use crate::symbols::Findings;
 /// Emits one symbol per kind of anomaly, with the evidence collected.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     for (name, evidence) in &ctx.view.anomalies {
-        f.hit(name, evidence.clone());
+        f.hit(*name, evidence.clone());
     }
     if ctx.view.from.is_none() && !ctx.view.anomalies.iter().any(|a| a.0 == "NOT_MAIL") {
         f.hit("MISSING_FROM", "no From address");

@@ -60,7 +60,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         let phrases: Vec<String> = t.direct(cat).map(|h| h.phrase.clone()).collect();
         if !phrases.is_empty() {
             any_direct |= !matches!(*cat, "urgency" | "click_action");
-            f.add(sym, lure_weight * t.weight(cat), phrases);
+            f.add(*sym, lure_weight * t.weight(cat), phrases);
         }
     }
     if let Some(own) = &t.own {

@@ -9,6 +9,7 @@ pub mod auth_results;
 pub mod bec;
 pub mod contact_address;
 pub mod display_name;
+pub mod dnsbl;
 pub mod html_attachments;
 pub mod html_body;
 pub mod link_hosts;
@@ -106,6 +107,11 @@ impl<'a> Context<'a> {
         ctx
     }
 
+    /// Whether an IP address (text) is in `[organization] own_networks`.
+    pub fn is_own_network(&self, ip: &str) -> bool {
+        crate::net::in_networks(&self.engine.own_networks, ip)
+    }
+
     /// Whether a host is in one of the organisation's domains.
     pub fn is_own_host(&self, host: &str) -> bool {
         self.config
@@ -157,10 +163,11 @@ impl<'a> Context<'a> {
         let Some(a) = &self.trusted_auth else {
             return false;
         };
+        // The MAIL FROM identity's SPF (the one DMARC aligns), not HELO's.
         let res = |m: &str| {
             a.results
                 .iter()
-                .find(|r| r.method == m)
+                .find(|r| r.method == m && !auth_results::is_helo_spf(r))
                 .map(|r| r.result.as_str())
         };
         let dkim_pass = a.results.iter().any(|r| {

@@ -4,14 +4,21 @@
 //! `From: quantri@laocai.gov.vn` is judged here by what the organisation's
 //! own server saw: a failed DMARC (or a failed SPF without an aligned DKIM
 //! pass) is a spoof, whatever the sender's published policy. An envelope
-//! sender outside the organisation, or (in the gateway) a connection from
-//! outside without SMTP AUTH, also contradicts the claim. Mail that proves
-//! it is internal (aligned pass, or authenticated submission) is marked
-//! trusted, which offsets content that genuine internal notices contain.
+//! sender outside the organisation also contradicts the claim.
+//!
+//! The organisation's own path: in the gateway (the envelope has a client
+//! IP), own-domain mail must come from `[organization] own_networks`, or
+//! from an SMTP-authenticated session (milter `{auth_authen}`), or carry a
+//! valid DKIM signature of an own domain; anything else is
+//! `OWN_DOMAIN_OUTSIDE_PATH`, a strong symbol that does not depend on the
+//! domain publishing DMARC. For stored mail (no session), the Received
+//! header our server wrote tells where the message entered
+//! (`OWN_DOMAIN_FROM_OUTSIDE`). Mail that proves it is internal (aligned
+//! pass, or authenticated submission) is marked trusted, which offsets
+//! content that genuine internal notices contain.
 
 use super::Context;
 use crate::symbols::Findings;
-use crate::view::url::host_in_domain;
 
 /// Emits FROM_OWN_DOMAIN, the spoof symbols and TRUSTED_INTERNAL.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
@@ -46,14 +53,13 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         }
     }
     let env = ctx.envelope;
-    if env.authenticated_user.is_none() {
-        if let Some(ip) = &env.client_ip {
-            if !is_internal_ip(ip) && !aligned_pass(ctx) {
-                f.hit(
-                    "OWN_DOMAIN_FROM_OUTSIDE",
-                    format!("{} from {ip}", from.domain),
-                );
-            }
+    if let Some(ip) = &env.client_ip {
+        if env.authenticated_user.is_none() && !ctx.is_own_network(ip) && !own_dkim_pass(ctx) {
+            let helo = env.helo.as_deref().unwrap_or("?");
+            f.hit(
+                "OWN_DOMAIN_OUTSIDE_PATH",
+                format!("{} from {ip} (helo {helo})", from.domain),
+            );
         }
     }
     if env.authenticated_user.is_some() || (aligned_pass(ctx) && !ctx.own_auth_failed()) {
@@ -68,20 +74,24 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
 
 /// DMARC pass, or DKIM pass signed by an own domain, at the trusted server.
 fn aligned_pass(ctx: &Context<'_>) -> bool {
+    let dmarc_pass = ctx.trusted_auth.as_ref().is_some_and(|a| {
+        a.results
+            .iter()
+            .any(|r| r.method == "dmarc" && r.result == "pass")
+    });
+    dmarc_pass || own_dkim_pass(ctx)
+}
+
+/// A valid DKIM signature of one of the organisation's domains: only the
+/// organisation's own servers hold that key.
+fn own_dkim_pass(ctx: &Context<'_>) -> bool {
     let Some(a) = &ctx.trusted_auth else {
         return false;
     };
     a.results.iter().any(|r| {
-        (r.method == "dmarc" && r.result == "pass")
-            || (r.method == "dkim"
-                && r.result == "pass"
-                && r.prop("header.d").is_some_and(|d| {
-                    ctx.config
-                        .organization
-                        .domains
-                        .iter()
-                        .any(|o| host_in_domain(d, o))
-                }))
+        r.method == "dkim"
+            && r.result == "pass"
+            && r.prop("header.d").is_some_and(|d| ctx.is_own_host(d))
     })
 }
 
@@ -137,7 +147,7 @@ fn entry_from_outside(ctx: &Context<'_>) -> Option<String> {
                 !w.is_empty() && w.contains('.') && ctx.is_own_host(w.trim_end_matches('.'))
             });
         match bracketed_ip(from_part).or_else(|| paren_ip(from_part)) {
-            Some(ip) if is_internal_ip(&ip) => continue,
+            Some(ip) if ctx.is_own_network(&ip) => continue,
             Some(ip) if !own_name => return Some(format!("{helo} [{ip}]")),
             Some(_) => continue,
             None if own_name => continue,
@@ -162,15 +172,4 @@ fn bracketed_ip(s: &str) -> Option<String> {
     let end = rest.find(']')?;
     let ip = rest.get(..end)?.trim_start_matches("ipv6:");
     ip.parse::<std::net::IpAddr>().ok().map(|a| a.to_string())
-}
-
-/// Loopback and private ranges: the MTA's own relays.
-fn is_internal_ip(ip: &str) -> bool {
-    match ip.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        Ok(std::net::IpAddr::V6(v6)) => {
-            v6.is_loopback() || v6.segments().first().is_some_and(|s| s & 0xfe00 == 0xfc00)
-        }
-        Err(_) => false,
-    }
 }

@@ -75,6 +75,83 @@ pub fn parse_auth_results(value: &str) -> Option<AuthResults> {
     })
 }
 
+/// Most header fields looked at by [`forged_auth_results`].
+pub const MAX_HEADER_FIELDS: usize = 1_000;
+
+/// Whether an `Authentication-Results` value claims `authserv_id` (compared
+/// without case, comments and the optional version ignored).
+pub fn claims_authserv_id(value: &str, authserv_id: &str) -> bool {
+    let id = authserv_id.trim();
+    if id.is_empty() {
+        return false;
+    }
+    let cleaned = strip_comments(value);
+    let first = cleaned
+        .split(';')
+        .next()
+        .and_then(|p| p.split_whitespace().next())
+        .unwrap_or("");
+    first.eq_ignore_ascii_case(id)
+}
+
+/// The `Authentication-Results` fields of a raw message that claim our
+/// `authserv_id`, as 1-based positions among the message's fields of that
+/// name (the index milter `SMFIR_CHGHEADER` takes to delete one). Such a
+/// field was written before the message reached us, so it is forged: the
+/// gateway removes these before stamping its own (RFC 8601 §5).
+///
+/// Pure and bounded: reads the header block only (up to the first empty
+/// line, at most [`MAX_HEADER_FIELDS`] fields); never fails.
+pub fn forged_auth_results(raw: &[u8], authserv_id: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut occurrence = 0usize;
+    for (name, value) in header_fields(raw).take(MAX_HEADER_FIELDS) {
+        if !name.eq_ignore_ascii_case(b"authentication-results") {
+            continue;
+        }
+        occurrence += 1;
+        if claims_authserv_id(&String::from_utf8_lossy(value), authserv_id) {
+            out.push(occurrence);
+        }
+    }
+    out
+}
+
+/// `(name, raw value with folding)` of each header field, in order.
+fn header_fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = raw;
+    std::iter::from_fn(move || loop {
+        // End of the header block: an empty line or the end of input.
+        if rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            return None;
+        }
+        // One field: up to a line end not followed by white space.
+        let mut end = rest.len();
+        let mut i = 0;
+        while let Some(nl) = rest
+            .get(i..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
+            let at = i + nl;
+            match rest.get(at + 1) {
+                Some(b' ' | b'\t') => i = at + 1,
+                _ => {
+                    end = at + 1;
+                    break;
+                }
+            }
+        }
+        let (field, tail) = rest.split_at(end.min(rest.len()));
+        rest = tail;
+        let Some(colon) = field.iter().position(|&b| b == b':') else {
+            continue; // not a field (a stray line): skip it
+        };
+        let (name, value) = field.split_at(colon);
+        let value = value.get(1..).unwrap_or_default();
+        return Some((name.trim_ascii(), value));
+    })
+}
+
 /// Removes `( … )` comments, nesting included.
 fn strip_comments(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -114,5 +191,27 @@ mod tests {
         assert!(none.results.is_empty());
         assert!(parse_auth_results("").is_none());
         assert!(parse_auth_results("spf=pass").is_none());
+    }
+
+    #[test]
+    fn forged_headers_are_found_by_position() {
+        let raw = b"Received: from x\r\nAuthentication-Results: mx.google.com; spf=pass\r\n\
+authentication-results: (forged) MAIL.LaoCai.gov.vn 1;\r\n\tdmarc=pass header.from=laocai.gov.vn\r\n\
+Subject: Authentication-Results: mail.laocai.gov.vn\r\n\
+Authentication-Results: mail.laocai.gov.vn.evil.top; dkim=pass\r\n\
+Authentication-Results: mail.laocai.gov.vn\r\n\r\n\
+Authentication-Results: mail.laocai.gov.vn; in the body\r\n";
+        assert_eq!(forged_auth_results(raw, "mail.laocai.gov.vn"), vec![2, 4]);
+        assert!(forged_auth_results(raw, "").is_empty());
+        assert!(forged_auth_results(b"", "x").is_empty());
+        assert!(forged_auth_results(b"no colon line\nA-R", "x").is_empty());
+        assert!(claims_authserv_id(
+            " mail.laocai.gov.vn;none",
+            "mail.laocai.gov.vn"
+        ));
+        assert!(!claims_authserv_id(
+            "mail.laocai.gov.vnx; none",
+            "mail.laocai.gov.vn"
+        ));
     }
 }
