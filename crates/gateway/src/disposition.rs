@@ -68,6 +68,10 @@ pub struct Disposition {
     pub score: f64,
     /// Reasons, strongest first: (symbol name, Vietnamese, English).
     pub reasons: Vec<(String, String, String)>,
+    /// Forged `Authentication-Results` to remove (1-based positions among
+    /// the fields of that name), when the gateway verified and stamps its
+    /// own (see [`Disposition::stamp`]).
+    pub forged_auth_results: Vec<usize>,
 }
 
 fn fmt_score(x: f64) -> String {
@@ -163,6 +167,7 @@ impl Disposition {
             banner,
             score: result.score,
             reasons,
+            forged_auth_results: Vec::new(),
         }
     }
 
@@ -183,6 +188,19 @@ impl Disposition {
             banner: None,
             score: 0.0,
             reasons: Vec::new(),
+            forged_auth_results: Vec::new(),
+        }
+    }
+}
+
+impl Disposition {
+    /// Adds the gateway's own `Authentication-Results` (first of the added
+    /// headers) and the removal of forged ones.
+    pub fn stamp(&mut self, stamp: &crate::enrich::Stamp) {
+        if let Some(v) = &stamp.auth_results {
+            self.headers
+                .insert(0, ("Authentication-Results".to_string(), v.clone()));
+            self.forged_auth_results.clone_from(&stamp.forged);
         }
     }
 }
@@ -196,6 +214,11 @@ pub fn rewrite_message(raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<
     let edits = phishgate_rewrite::MessageEdits {
         remove_headers: Vec::new(),
         remove_prefixes: vec![HEADER_PREFIX.to_string()],
+        remove_occurrences: d
+            .forged_auth_results
+            .iter()
+            .map(|i| ("Authentication-Results".to_string(), *i))
+            .collect(),
         add_headers_top: d.headers.clone(),
         set_subject: d.subject.clone(),
         body,

@@ -17,6 +17,7 @@
 //! it carries the disposition out and in its failure mode.
 
 pub mod disposition;
+pub mod enrich;
 pub mod guarded;
 pub mod http;
 pub mod metrics;

@@ -386,6 +386,16 @@ fn edits_for(msg: &Message, raw: &[u8], d: &Disposition, settings: &Settings) ->
             });
         }
     }
+    // Forged Authentication-Results (claiming our authserv-id), last first.
+    let mut forged = d.forged_auth_results.clone();
+    forged.sort_unstable();
+    for index in forged.into_iter().rev() {
+        plan.essential.push(Response::ChangeHeader {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            name: "Authentication-Results".into(),
+            value: String::new(),
+        });
+    }
     for (i, (name, value)) in d.headers.iter().enumerate() {
         plan.headers.push(Response::InsertHeader {
             index: i as u32,

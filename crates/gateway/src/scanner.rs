@@ -24,6 +24,8 @@ pub struct Loaded {
     pub engine: Engine,
     /// The gateway settings.
     pub settings: Settings,
+    /// Authentication and DNS lists, when the configuration turns them on.
+    pub enricher: Option<crate::enrich::Enricher>,
 }
 
 impl Loaded {
@@ -45,8 +47,13 @@ impl Loaded {
     /// Compiles a configuration.
     pub fn from_config(config: Config, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
         let settings = Settings::from_config(&config, data_dir)?;
+        let enricher = crate::enrich::Enricher::from_config(&config)?;
         let engine = Engine::new(config)?;
-        Ok(Loaded { engine, settings })
+        Ok(Loaded {
+            engine,
+            settings,
+            enricher,
+        })
     }
 }
 
@@ -133,6 +140,11 @@ impl Scanner {
                 facts.sender = rec.sender_history(&from, &self.metrics, iface).await;
             }
         }
+        // Authentication and DNS lists (each bounded by its own budget).
+        let stamp = match &loaded.enricher {
+            Some(e) => e.enrich(&raw, &envelope, &mut facts).await,
+            None => crate::enrich::Stamp::default(),
+        };
         // Two bounds: waiting for a scan slot (a burst queues here), then the
         // scan itself (`max_scan_ms`). A scan abandoned at its budget keeps
         // its slot until its thread finishes, so runaway scans cannot pile up.
@@ -176,7 +188,8 @@ impl Scanner {
         self.metrics.scan_latency(elapsed);
         match res {
             Ok(result) => {
-                let disposition = Disposition::new(&result, &loaded.engine, &loaded.settings);
+                let mut disposition = Disposition::new(&result, &loaded.engine, &loaded.settings);
+                disposition.stamp(&stamp);
                 Outcome {
                     result: Some(result),
                     disposition,

@@ -37,9 +37,30 @@ pub(crate) fn apply_parsed(raw: &[u8], msg: Option<&Message<'_>>, edits: &Messag
         out.extend_from_slice(raw);
         return out;
     };
+    let mut seen: Vec<(String, usize)> = Vec::new();
     items.retain(|item| {
-        item.name()
-            .is_none_or(|n| !is_removed(n, &edits.remove_headers, &edits.remove_prefixes))
+        let Some(n) = item.name() else { return true };
+        if is_removed(n, &edits.remove_headers, &edits.remove_prefixes) {
+            return false;
+        }
+        if edits.remove_occurrences.is_empty() {
+            return true;
+        }
+        let lower = n.to_ascii_lowercase();
+        let index = match seen.iter_mut().find(|(name, _)| *name == lower) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                seen.push((lower, 1));
+                1
+            }
+        };
+        !edits
+            .remove_occurrences
+            .iter()
+            .any(|(name, i)| *i == index && name.eq_ignore_ascii_case(n))
     });
     if let Some(body) = &edits.body {
         for edit in &body.top_header_edits {

@@ -209,6 +209,10 @@ pub struct MessageEdits {
     /// (ASCII case insensitive), e.g. `X-Phishgate-` to drop forged result
     /// headers.
     pub remove_prefixes: Vec<String>,
+    /// Single occurrences removed: (name, 1-based index among the top-level
+    /// fields of that name, counted in the original message), e.g. forged
+    /// `Authentication-Results` claiming our own authserv-id.
+    pub remove_occurrences: Vec<(String, usize)>,
     /// Headers added at the very top, in this order, as (name, decoded
     /// value); values are encoded with [`encode_header_value`].
     pub add_headers_top: Vec<(String, String)>,

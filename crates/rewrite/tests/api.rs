@@ -119,6 +119,7 @@ fn apply_removes_forged_headers_and_keeps_the_rest() {
     let edits = MessageEdits {
         remove_headers: vec!["x-spam-flag".into()],
         remove_prefixes: vec!["X-Phishgate-".into()],
+        remove_occurrences: Vec::new(),
         add_headers_top: vec![
             ("X-Phishgate-Action".into(), "warn".into()),
             (
@@ -375,4 +376,30 @@ fn common_b64(data: &[u8]) -> String {
         });
     }
     s
+}
+
+#[test]
+fn apply_removes_single_occurrences_by_index() {
+    let raw = b"Authentication-Results: mx.partner.example; spf=pass\r\n\
+Received: by x\r\n\
+authentication-results: mail.laocai.gov.vn; dkim=pass (forged)\r\n\
+Authentication-Results: other.example;\r\n spf=none\r\n\
+Subject: hi\r\n\r\nbody\r\n";
+    let edits = MessageEdits {
+        remove_occurrences: vec![("Authentication-Results".into(), 2)],
+        add_headers_top: vec![(
+            "Authentication-Results".into(),
+            "mail.laocai.gov.vn; spf=fail".into(),
+        )],
+        ..MessageEdits::default()
+    };
+    let out = String::from_utf8(apply(raw, &edits)).unwrap();
+    assert_eq!(
+        out,
+        "Authentication-Results: mail.laocai.gov.vn; spf=fail\r\n\
+Authentication-Results: mx.partner.example; spf=pass\r\n\
+Received: by x\r\n\
+Authentication-Results: other.example;\r\n spf=none\r\n\
+Subject: hi\r\n\r\nbody\r\n"
+    );
 }

@@ -280,12 +280,21 @@ pub fn deploy(name: &str) -> String {
 /// `phishgate serve` in milter mode with the README's `main.cf` snippet,
 /// and the started server (`extra` appended to its configuration).
 pub fn milter_pair(name: &str, extra: &str) -> (phishgate_testkit::Postfix, Server) {
+    milter_pair_with(name, extra, "")
+}
+
+/// [`milter_pair`] with `extra_main_cf` appended to Postfix's main.cf.
+pub fn milter_pair_with(
+    name: &str,
+    extra: &str,
+    extra_main_cf: &str,
+) -> (phishgate_testkit::Postfix, Server) {
     let mut server = Server::prepare(name);
     let main_cf = deploy("milter.main.cf").replace("127.0.0.1:11381", &server.milter.to_string());
     let pf = phishgate_testkit::PostfixBuilder::new()
         .domain("laocai.gov.vn")
         .catch_all(true)
-        .main_cf(&main_cf)
+        .main_cf(&format!("{main_cf}\n{extra_main_cf}"))
         .start()
         .unwrap();
     server.configure(None, extra);
