@@ -25,6 +25,7 @@ pub mod checks;
 pub mod config;
 pub mod domains;
 mod engine;
+pub mod feeds;
 mod pipeline;
 pub mod scoring;
 pub mod symbols;
@@ -33,8 +34,9 @@ pub mod view;
 
 pub use config::{Config, ConfigError};
 pub use engine::{
-    AttachmentSummary, Engine, EngineError, Envelope, Facts, Lang, ScanInput, ScanResult,
-    SenderHistory, ThresholdsOut,
+    AntivirusOutcome, AntivirusScan, AttachmentSummary, Engine, EngineError, Envelope, Facts, Lang,
+    ScanInput, ScanResult, SenderHistory, ThresholdsOut,
 };
+pub use feeds::{Feed, FeedIndex, FeedMatch};
 pub use scoring::{Action, ScoredSymbol};
 pub use view::peek_from;
