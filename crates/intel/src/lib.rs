@@ -6,5 +6,11 @@
 //! Modules:
 //! - `auth`: SPF, DKIM, DMARC and ARC with mail-auth over hickory-resolver;
 //! - `dnsbl`: DNS block lists for client IPs, link and sender domains;
-//! - `feeds`: threat feeds read from files, reloaded when they change;
-//! - `clamav`: clamd over TCP or a unix socket (`INSTREAM`).
+//! - [`feeds`]: threat feeds read from files, reloaded when they change;
+//! - [`clamav`]: clamd over TCP or a unix socket (`INSTREAM`).
+
+pub mod clamav;
+pub mod feeds;
+
+pub use clamav::{ClamavConfig, ClamavError, Clamd, ClamdStats};
+pub use feeds::{FeedError, FeedFormat, FeedSet, FeedSource, FeedStatus, FeedsConfig};
