@@ -526,14 +526,12 @@ async fn instream(s: &mut Session, data: &[u8]) -> Result<Reply, Failure> {
     s.next_id += 1;
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 16);
     buf.extend_from_slice(b"zINSTREAM\0");
-    let mut wrote_any = false;
     let write_res: Result<(), std::io::Error> = async {
         for c in data.chunks(CHUNK_BYTES) {
             let len = u32::try_from(c.len()).unwrap_or(u32::MAX);
             buf.extend_from_slice(&len.to_be_bytes());
             buf.extend_from_slice(c);
             s.io.write_all(&buf).await?;
-            wrote_any = true;
             buf.clear();
         }
         buf.extend_from_slice(&0u32.to_be_bytes());
@@ -543,10 +541,12 @@ async fn instream(s: &mut Session, data: &[u8]) -> Result<Reply, Failure> {
     if let Err(e) = write_res {
         // clamd stops reading when the stream passes its StreamMaxLength
         // and answers at once: try to read that answer before giving up.
+        // No answer at all (a session clamd closed while it sat in the
+        // pool) is `Stale`: the caller retries on a fresh connection.
         return match read_reply(&mut s.io).await {
             Ok(r) => parse_reply(&r, Some(id)).map_err(Failure::Other),
-            Err(_) if !wrote_any => Err(Failure::Stale(format!("clamd: {e}"))),
-            Err(_) => Err(Failure::Other(format!("clamd: {e}"))),
+            Err(Failure::Stale(_)) => Err(Failure::Stale(format!("clamd: {e}"))),
+            Err(f) => Err(f),
         };
     }
     let r = read_reply(&mut s.io).await?;

@@ -3,7 +3,8 @@
 //! Test support for phishgate's end-to-end tests: a real, throw-away Postfix
 //! on loopback (one per test, fully independent, safe to run in parallel),
 //! swaks and an in-process SMTP client to send through it, Maildir and queue
-//! readers to assert on, and a recording SMTP sink.
+//! readers to assert on, a recording SMTP sink, and a throw-away clamd with a
+//! locally written signature database ([`Clamd`]).
 //!
 //! Each [`Postfix`] has its own directory under [`std::env::temp_dir`]
 //! (`phishgate-postfix-<pid>-<n>`), its own loopback ports and its own
@@ -40,6 +41,7 @@
 //! instance whose test process died without dropping it (killed by a
 //! timeout) is stopped and removed by the next `start` in any process.
 
+mod clamd;
 mod error;
 mod json;
 mod maildir;
@@ -49,6 +51,10 @@ mod sink;
 mod smtp;
 mod swaks;
 
+pub use clamd::{
+    eicar, ping as clamd_ping, Clamd, ClamdBuilder, CLAMD, CLAMD_START_TIMEOUT, CONG_VAN_FIXTURE,
+    CONG_VAN_FOUND, CONG_VAN_SIGNATURE, EICAR_FOUND, EICAR_SIGNATURE, KEEP_CLAMD_ENV, SIGNATURES,
+};
 pub use error::{Error, Result};
 pub use maildir::{read_maildir, Delivered};
 pub use postfix::{
