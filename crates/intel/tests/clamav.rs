@@ -90,10 +90,8 @@ fn engine() -> Engine {
 async fn scan_message(clamd: &Clamd, raw: &[u8]) -> (ScanResult, Facts) {
     let engine = engine();
     let view = MessageView::build(raw, &Limits::default());
-    let facts = Facts {
-        antivirus: Some(clamd.scan_attachments(&view.attachments).await),
-        ..Facts::default()
-    };
+    let mut facts = Facts::default();
+    phishgate_intel::enrich_view(&view, None, Some(clamd), &mut facts).await;
     let r = engine.scan_view(
         &view,
         &ScanInput {
