@@ -6,7 +6,9 @@
 //! (`phishgate-clamd-<pid>-<n>`: configuration, database, socket, log), an
 //! ephemeral TCP port on 127.0.0.1 and a unix socket, and runs in the
 //! foreground as a child of the test; dropping the [`Clamd`] kills it and
-//! removes the directory (set `PHISHGATE_KEEP_CLAMD=1` to keep it).
+//! removes the directory (set `PHISHGATE_KEEP_CLAMD=1` to keep it). An
+//! instance whose test process died without dropping it is stopped and
+//! removed by the next start in any process.
 //!
 //! The database ([`SIGNATURES`]) holds body signatures (`.ndb`):
 //! [`EICAR_SIGNATURE`] for the EICAR test file (build it with [`eicar`];
@@ -119,6 +121,7 @@ impl ClamdBuilder {
                 "{CLAMD} not found: install the Debian package clamav-daemon (scripts/test does)"
             )));
         }
+        reap_stale();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("phishgate-clamd-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -291,6 +294,41 @@ pub fn ping(addr: &str) -> Result<()> {
             "clamd answered PING with {:?}",
             String::from_utf8_lossy(&got)
         )))
+    }
+}
+
+/// Stops and removes instances left by test processes that died without
+/// dropping them (killed by a time-out): the clamd whose pid file is in a
+/// `phishgate-clamd-<pid>-<n>` directory of a dead test process, and only if
+/// its command line names that directory's configuration.
+fn reap_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(owner) = name
+            .strip_prefix("phishgate-clamd-")
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        if owner.is_empty() || Path::new("/proc").join(owner).exists() {
+            continue;
+        }
+        let dir = e.path();
+        if let Ok(pid) = std::fs::read_to_string(dir.join("clamd.pid")) {
+            let pid = pid.trim();
+            let cmdline =
+                std::fs::read(Path::new("/proc").join(pid).join("cmdline")).unwrap_or_default();
+            let conf = dir.join("clamd.conf");
+            if !pid.is_empty()
+                && String::from_utf8_lossy(&cmdline).contains(&*conf.to_string_lossy())
+            {
+                let _ = Command::new("kill").arg(pid).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
