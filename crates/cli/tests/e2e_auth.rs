@@ -19,7 +19,6 @@
 mod support;
 
 #[path = "../../intel/tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod authkit;
 
 use std::net::SocketAddr;

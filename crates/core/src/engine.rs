@@ -1,9 +1,12 @@
 //! The engine: configuration compiled once, then one pure call per message.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Context;
 use crate::config::{Config, Thresholds};
+use crate::feeds::FeedIndex;
 use crate::pipeline;
 use crate::scoring::{self, Action, CompiledComposite, ScoredSymbol};
 use crate::symbols::Findings;
@@ -45,6 +48,13 @@ pub struct Facts {
     /// DNS block list answers: listings and lists that could not be asked.
     /// Names not listed are absent. Empty when no `[[dnsbl]]` is configured.
     pub dnsbl: Vec<DnsblFact>,
+    /// Threat feeds in force (`None`: no feeds configured). The index is
+    /// shared between scans; the enrichment side swaps it when a feed file
+    /// changes.
+    pub feeds: Option<Arc<FeedIndex>>,
+    /// Antivirus verdicts, one per attachment scanned (`None`: no
+    /// antivirus configured).
+    pub antivirus: Option<Vec<AntivirusScan>>,
 }
 
 /// One DNS block list answer about one client IP or domain.
@@ -65,6 +75,33 @@ pub enum DnsblOutcome {
     /// Listed, with the return codes (`127.0.0.2`).
     Listed(Vec<String>),
     /// Time-out or DNS error: nothing is known.
+    TempFail(String),
+}
+
+/// What the antivirus said about one attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AntivirusScan {
+    /// The attachment's file name (may be empty).
+    pub attachment: String,
+    /// SHA-256 of the attachment, lowercase hex.
+    pub sha256: String,
+    /// The verdict.
+    pub outcome: AntivirusOutcome,
+}
+
+/// One antivirus verdict. A scan that could not be done is never `Clean`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "detail")]
+pub enum AntivirusOutcome {
+    /// Scanned, nothing found.
+    Clean,
+    /// Scanned, a signature matched: its name (`Win.Trojan.X`,
+    /// `Heuristics.Encrypted.Zip`).
+    Found(String),
+    /// Not scanned: larger than the configured limit (or the engine's own).
+    TooLarge(String),
+    /// Not scanned: the engine failed, was unreachable, too slow or answered
+    /// nonsense. The reason, for the evidence.
     TempFail(String),
 }
 

@@ -25,6 +25,7 @@ pub mod checks;
 pub mod config;
 pub mod domains;
 mod engine;
+pub mod feeds;
 pub mod net;
 mod pipeline;
 pub mod scoring;
@@ -34,8 +35,9 @@ pub mod view;
 
 pub use config::{Config, ConfigError};
 pub use engine::{
-    AttachmentSummary, DnsblFact, DnsblOutcome, Engine, EngineError, Envelope, Facts, Lang,
-    ScanInput, ScanResult, SenderHistory, ThresholdsOut,
+    AntivirusOutcome, AntivirusScan, AttachmentSummary, DnsblFact, DnsblOutcome, Engine,
+    EngineError, Envelope, Facts, Lang, ScanInput, ScanResult, SenderHistory, ThresholdsOut,
 };
+pub use feeds::{Feed, FeedIndex, FeedMatch};
 pub use scoring::{Action, ScoredSymbol};
 pub use view::peek_from;

@@ -29,6 +29,8 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     // Links.
     checks::link_text::check(ctx, f);
     checks::link_hosts::check(ctx, f);
+    // Known-bad indicators from threat feeds (links, sender, hashes).
+    checks::feeds::check(ctx, f);
     // HTML body.
     checks::html_body::check(ctx, f);
     // Attachments.
@@ -37,4 +39,5 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     checks::archives::check(ctx, f);
     checks::html_attachments::check(ctx, f);
     checks::pdf_attachments::check(ctx, f);
+    checks::antivirus::check(ctx, f);
 }

@@ -3,8 +3,10 @@
 //! Test support for phishgate's end-to-end tests: a real, throw-away Postfix
 //! on loopback (one per test, fully independent, safe to run in parallel),
 //! swaks and an in-process SMTP client to send through it, Maildir and queue
-//! readers to assert on, a recording SMTP sink, and an authoritative DNS
-//! server on loopback ([`DnsServer`]) for SPF/DKIM/DMARC and block-list tests.
+//! readers to assert on, a recording SMTP sink, an authoritative DNS server
+//! on loopback ([`DnsServer`]) for SPF/DKIM/DMARC and block-list tests, a
+//! throw-away clamd with a locally written signature database ([`Clamd`]),
+//! and a private PostgreSQL server to stop and restart ([`PgServer`]).
 //!
 //! Each [`Postfix`] has its own directory under [`std::env::temp_dir`]
 //! (`phishgate-postfix-<pid>-<n>`), its own loopback ports and its own
@@ -41,6 +43,7 @@
 //! instance whose test process died without dropping it (killed by a
 //! timeout) is stopped and removed by the next `start` in any process.
 
+mod clamd;
 mod dns;
 mod error;
 mod json;
@@ -52,6 +55,10 @@ mod sink;
 mod smtp;
 mod swaks;
 
+pub use clamd::{
+    eicar, ping as clamd_ping, Clamd, ClamdBuilder, CLAMD, CLAMD_START_TIMEOUT, CONG_VAN_FIXTURE,
+    CONG_VAN_FOUND, CONG_VAN_SIGNATURE, EICAR_FOUND, EICAR_SIGNATURE, KEEP_CLAMD_ENV, SIGNATURES,
+};
 pub use dns::{reverse_name, DnsServer, Fault, Zone, DEFAULT_TTL};
 pub use error::{Error, Result};
 pub use maildir::{read_maildir, Delivered};

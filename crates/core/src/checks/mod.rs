@@ -3,6 +3,7 @@
 //! and why, is in `pipeline.rs`.
 
 pub mod anomalies;
+pub mod antivirus;
 pub mod archives;
 pub mod attachments;
 pub mod auth_results;
@@ -10,6 +11,7 @@ pub mod bec;
 pub mod contact_address;
 pub mod display_name;
 pub mod dnsbl;
+pub mod feeds;
 pub mod html_attachments;
 pub mod html_body;
 pub mod link_hosts;

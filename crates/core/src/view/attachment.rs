@@ -88,6 +88,29 @@ pub struct Attachment {
     pub pdf: Option<PdfFacts>,
     /// The attachment was larger than the inspection limit.
     pub too_large: bool,
+    /// The decoded bytes, whole (even past the inspection limit: they are
+    /// already in memory, bounded by the message size), for enrichment that
+    /// needs them (the antivirus scans each attachment separately).
+    pub content: Content,
+}
+
+/// An attachment's decoded bytes, shared (cloning a view does not copy
+/// them). `Debug` prints the length only, so results and logs never carry
+/// the content.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Content(pub std::sync::Arc<[u8]>);
+
+impl Content {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Content({} bytes)", self.0.len())
+    }
 }
 
 impl Attachment {
@@ -213,6 +236,7 @@ pub fn inspect(
         sha256: sha256_hex(bytes),
         declared_type: declared_type.to_ascii_lowercase(),
         size: bytes.len(),
+        content: Content(std::sync::Arc::from(bytes)),
         ..Attachment::default()
     };
     let bytes = if bytes.len() > limits.max_attachment_bytes {
