@@ -200,7 +200,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             jobs,
             paths,
         } => {
-            let engine = build_engine(config.as_ref())?;
+            let cfg = load_config(config.as_ref())?;
+            // The gateway's enrichment (feeds, clamd, DNS lists) when the
+            // configuration turns it on, so a saved message gets the
+            // verdict the gateway gave.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let enricher = {
+                let _guard = rt.enter();
+                phishgate_gateway::enrich::Enricher::from_config(
+                    &cfg,
+                    phishgate_gateway::enrich::Purpose::Stored,
+                )?
+            };
+            let engine = Engine::new(cfg)?;
+            let enrich = enricher.as_ref().map(|e| (e, rt.handle().clone()));
             let lang = match lang {
                 LangArg::Vi => Lang::Vi,
                 LangArg::En => Lang::En,
@@ -209,7 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 && std::env::var_os("NO_COLOR").is_none()
                 && std::io::stdout().is_terminal()
                 && format == Format::Text;
-            scan(&engine, &paths, format, lang, verbose, color, jobs)
+            scan(&engine, enrich, &paths, format, lang, verbose, color, jobs)
         }
         Command::Init {
             domain,
@@ -285,8 +302,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// and memory bounded on huge mailboxes).
 const BATCH: usize = 512;
 
+/// The enrichment of `phishgate scan`, with the runtime it runs on.
+type Enrich<'a> = Option<(
+    &'a phishgate_gateway::enrich::Enricher,
+    tokio::runtime::Handle,
+)>;
+
+#[allow(clippy::too_many_arguments)]
 fn scan(
     engine: &Engine,
+    enrich: Enrich<'_>,
     paths: &[String],
     format: Format,
     lang: Lang,
@@ -331,7 +356,7 @@ fn scan(
             batch
                 .par_iter()
                 .map(|item| {
-                    let o = scan_item(engine, item, &envelope, &facts);
+                    let o = scan_item(engine, enrich.as_ref(), item, &envelope, &facts);
                     if let Some(pb) = &progress {
                         pb.inc(1);
                     }
@@ -393,7 +418,13 @@ fn scan(
     })
 }
 
-fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -> Outcome {
+fn scan_item(
+    engine: &Engine,
+    enrich: Option<&(&phishgate_gateway::enrich::Enricher, tokio::runtime::Handle)>,
+    item: &Item,
+    envelope: &Envelope,
+    facts: &Facts,
+) -> Outcome {
     let source = item.source();
     let data = match item {
         Item::Error { message, .. } => {
@@ -423,11 +454,26 @@ fn scan_item(engine: &Engine, item: &Item, envelope: &Envelope, facts: &Facts) -
         };
     }
     let started = std::time::Instant::now();
-    let mut result = engine.scan(&ScanInput {
-        raw: &data,
-        envelope,
-        facts,
-    });
+    let mut result = match enrich {
+        None => engine.scan(&ScanInput {
+            raw: &data,
+            envelope,
+            facts,
+        }),
+        Some((enricher, rt)) => {
+            let view = phishgate_core::view::MessageView::build(&data, &engine.config().limits);
+            let mut facts = facts.clone();
+            rt.block_on(enricher.enrich(&data, Some(&view), envelope, &mut facts));
+            engine.scan_view(
+                &view,
+                &ScanInput {
+                    raw: &data,
+                    envelope,
+                    facts: &facts,
+                },
+            )
+        }
+    };
     let took = started.elapsed();
     let budget = engine.config().limits.max_scan_ms;
     if took.as_micros() > u128::from(budget) * 1000 {

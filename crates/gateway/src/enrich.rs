@@ -1,23 +1,33 @@
-//! Enrichment before the analysis (DESIGN.md, "enrich"): the gateway
-//! verifies SPF, DKIM, ARC and DMARC itself and asks the configured DNS block
-//! lists, using `crates/intel`. Everything is bounded in time (`[auth]
-//! timeout_ms`, `[dns]` time-outs); a failure becomes a temporary-error
-//! fact that the analysis shows as a symbol, never an aborted scan.
+//! Enrichment before the analysis (DESIGN.md, "enrich"), using
+//! `crates/intel`: the gateway verifies SPF, DKIM, ARC and DMARC itself, asks
+//! the configured DNS block lists, matches threat feeds read from files, and
+//! has clamd scan every attachment. Everything is bounded in time (`[auth]
+//! timeout_ms`, `[dns]` time-outs, `[clamav] timeout_ms`); a failure becomes
+//! a temporary-error fact that the analysis shows as a symbol, never an
+//! aborted scan.
 //!
 //! Only what the gateway saw itself is verified: SPF needs the client IP,
 //! HELO and MAIL FROM of the SMTP session (milter macros, XFORWARD, or the
 //! Rspamd headers `IP`/`Helo`/`From`). Without a client IP nothing is
 //! verified and the analysis reads the trusted `Authentication-Results`
 //! header as before.
+//!
+//! The same enrichment serves `phishgate scan` ([`Purpose::Stored`]), so an
+//! analyst's scan of a saved message shows the verdict the gateway gave:
+//! feeds, clamd and DNS lists as configured. SPF/DKIM/DMARC verification is
+//! left to the gateway, since a saved message has no SMTP session; its
+//! trusted `Authentication-Results` header is read instead.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use phishgate_core::view::MessageView;
 use phishgate_core::{Config, Envelope, Facts};
 use phishgate_intel::auth::{AuthSession, Verifier};
 use phishgate_intel::dns::{DnsConfig, Resolver};
 use phishgate_intel::dnsbl::{message_domains, DnsblChecker, DEFAULT_MAX_LOOKUPS};
+use phishgate_intel::{ClamavConfig, Clamd, FeedSet, FeedsConfig};
 
 /// What the gateway stamps on a message after verifying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,10 +40,21 @@ pub struct Stamp {
     pub forged: Vec<usize>,
 }
 
+/// Where the enrichment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// In the mail path (`serve`): everything configured.
+    Gateway,
+    /// A saved message (`phishgate scan`): no SPF/DKIM/DMARC verification.
+    Stored,
+}
+
 /// The enrichment sources of one configuration.
 pub struct Enricher {
     verifier: Option<Verifier>,
     dnsbl: Option<DnsblChecker>,
+    feeds: Option<Arc<FeedSet>>,
+    clamd: Option<Clamd>,
     authserv_id: String,
     own_domains: Vec<String>,
     limits: phishgate_core::config::Limits,
@@ -41,50 +62,92 @@ pub struct Enricher {
 
 impl Enricher {
     /// Builds the sources the configuration turns on (`[auth] verify`,
-    /// `[[dnsbl]]`); `None` when it turns none on. Must run inside the
-    /// tokio runtime (the resolver's sockets belong to it).
+    /// `[[dnsbl]]`, `[[feeds.source]]`, `[clamav]`); `None` when it turns
+    /// none on. Feed files are read now; inside a tokio runtime (`serve`) a
+    /// background task reloads them when they change.
     ///
     /// # Errors
-    /// A bad `[dns]` section or no usable name server.
-    pub fn from_config(config: &Config) -> anyhow::Result<Option<Enricher>> {
-        if !config.auth.verify && config.dnsbl.is_empty() {
+    /// A bad `[dns]`, `[feeds]` or `[clamav]` section.
+    pub fn from_config(config: &Config, purpose: Purpose) -> anyhow::Result<Option<Enricher>> {
+        let verify = config.auth.verify && purpose == Purpose::Gateway;
+        let feeds = FeedsConfig::from_config(config)
+            .map_err(|e| anyhow::anyhow!("[feeds]: {e}"))?
+            .map(|f| Arc::new(FeedSet::load(f)));
+        if let Some(f) = &feeds {
+            for st in f.status() {
+                tracing::info!(feed = ?st, "threat feed loaded");
+            }
+            if tokio::runtime::Handle::try_current().is_ok() {
+                drop(f.spawn_reloader());
+            }
+        }
+        let clamd = ClamavConfig::from_config(config)
+            .map_err(|e| anyhow::anyhow!("[clamav]: {e}"))?
+            .map(Clamd::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[clamav]: {e}"))?;
+        if !verify && config.dnsbl.is_empty() && feeds.is_none() && clamd.is_none() {
             return Ok(None);
         }
-        let dns = DnsConfig::from_table(config.dns.as_ref())
-            .map_err(|e| anyhow::anyhow!("[dns]: {e}"))?;
-        let resolver = Arc::new(
-            Resolver::new(&dns)
-                .map_err(|e| anyhow::anyhow!("[dns]: cannot set up the resolver: {e}"))?,
-        );
+        let resolver = if verify || !config.dnsbl.is_empty() {
+            let dns = DnsConfig::from_table(config.dns.as_ref())
+                .map_err(|e| anyhow::anyhow!("[dns]: {e}"))?;
+            let r = Resolver::new(&dns)
+                .map_err(|e| anyhow::anyhow!("[dns]: cannot set up the resolver: {e}"))?;
+            Some((Arc::new(r), dns))
+        } else {
+            None
+        };
         let authserv_id = config.organization.authserv_id.clone();
-        let verifier = config.auth.verify.then(|| {
+        let verifier = resolver.as_ref().filter(|_| verify).map(|(r, _)| {
             Verifier::new(
-                Arc::clone(&resolver),
+                Arc::clone(r),
                 &authserv_id,
                 Duration::from_millis(config.auth.timeout_ms),
             )
         });
-        let dnsbl = (!config.dnsbl.is_empty()).then(|| {
-            DnsblChecker::new(
-                Arc::clone(&resolver),
-                &config.dnsbl,
-                dns.lookup_timeout(),
-                DEFAULT_MAX_LOOKUPS,
-            )
-        });
+        let dnsbl = resolver
+            .as_ref()
+            .filter(|_| !config.dnsbl.is_empty())
+            .map(|(r, dns)| {
+                DnsblChecker::new(
+                    Arc::clone(r),
+                    &config.dnsbl,
+                    dns.lookup_timeout(),
+                    DEFAULT_MAX_LOOKUPS,
+                )
+            });
         Ok(Some(Enricher {
             verifier,
             dnsbl,
+            feeds,
+            clamd,
             authserv_id,
             own_domains: config.organization.domains.clone(),
             limits: config.limits,
         }))
     }
 
+    /// Whether [`Enricher::enrich`] needs the parsed message (clamd scans
+    /// its attachments): build it once and analyse that same view.
+    pub fn needs_view(&self) -> bool {
+        self.clamd.is_some()
+    }
+
     /// Verifies and looks up what the configuration asks for, filling
-    /// `facts`; returns what to stamp on the message. Authentication and
-    /// block lists run concurrently, each within its own budget.
-    pub async fn enrich(&self, raw: &[u8], envelope: &Envelope, facts: &mut Facts) -> Stamp {
+    /// `facts`; returns what to stamp on the message. Authentication, block
+    /// lists and the antivirus run concurrently, each within its own budget.
+    /// `view` is the parsed message when [`Enricher::needs_view`].
+    pub async fn enrich(
+        &self,
+        raw: &[u8],
+        view: Option<&MessageView>,
+        envelope: &Envelope,
+        facts: &mut Facts,
+    ) -> Stamp {
+        if let Some(f) = &self.feeds {
+            facts.feeds = Some(f.index());
+        }
         let client_ip: Option<IpAddr> = envelope
             .client_ip
             .as_deref()
@@ -93,12 +156,10 @@ impl Enricher {
             let (Some(v), Some(ip)) = (&self.verifier, client_ip) else {
                 return None;
             };
-            let helo = envelope.helo.as_deref().unwrap_or("");
-            let mail_from = envelope.mail_from.as_deref().unwrap_or("");
             let session = AuthSession {
                 client_ip: ip,
-                helo,
-                mail_from,
+                helo: envelope.helo.as_deref().unwrap_or(""),
+                mail_from: envelope.mail_from.as_deref().unwrap_or(""),
             };
             Some(v.verify(&session, raw).await)
         };
@@ -112,7 +173,14 @@ impl Enricher {
             );
             Some(c.check(client_ip, &domains).await)
         };
-        let (verdict, listed) = tokio::join!(auth, lists);
+        let antivirus = async {
+            let (c, v) = (self.clamd.as_ref()?, view?);
+            Some(c.scan_attachments(&v.attachments).await)
+        };
+        let (verdict, listed, scanned) = tokio::join!(auth, lists, antivirus);
+        if scanned.is_some() {
+            facts.antivirus = scanned;
+        }
         let mut stamp = Stamp::default();
         if let Some(v) = verdict {
             if !v.timed_out.is_empty() {

@@ -47,7 +47,8 @@ impl Loaded {
     /// Compiles a configuration.
     pub fn from_config(config: Config, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
         let settings = Settings::from_config(&config, data_dir)?;
-        let enricher = crate::enrich::Enricher::from_config(&config)?;
+        let enricher =
+            crate::enrich::Enricher::from_config(&config, crate::enrich::Purpose::Gateway)?;
         let engine = Engine::new(config)?;
         Ok(Loaded {
             engine,
@@ -140,9 +141,23 @@ impl Scanner {
                 facts.sender = rec.sender_history(&from, &self.metrics, iface).await;
             }
         }
-        // Authentication and DNS lists (each bounded by its own budget).
+        // The parsed message, when enrichment needs it (clamd scans the
+        // attachments): built off the async threads within the scan budget,
+        // then analysed as it is.
+        let mut view: Option<phishgate_core::view::MessageView> = None;
+        if loaded.enricher.as_ref().is_some_and(|e| e.needs_view()) {
+            let raw2 = Arc::clone(&raw);
+            let limits = loaded.engine.config().limits;
+            let build = tokio::task::spawn_blocking(move || {
+                phishgate_core::view::MessageView::build(&raw2, &limits)
+            });
+            if let Ok(Ok(v)) = tokio::time::timeout(loaded.settings.scan_timeout, build).await {
+                view = Some(v);
+            }
+        }
+        // Authentication, DNS lists, feeds, antivirus (each bounded).
         let stamp = match &loaded.enricher {
-            Some(e) => e.enrich(&raw, &envelope, &mut facts).await,
+            Some(e) => e.enrich(&raw, view.as_ref(), &envelope, &mut facts).await,
             None => crate::enrich::Stamp::default(),
         };
         // Two bounds: waiting for a scan slot (a burst queues here), then the
@@ -167,11 +182,15 @@ impl Scanner {
                 let loaded2 = Arc::clone(&loaded);
                 let handle = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    loaded2.engine.scan(&ScanInput {
+                    let input = ScanInput {
                         raw: &raw,
                         envelope: &envelope,
                         facts: &facts,
-                    })
+                    };
+                    match &view {
+                        Some(v) => loaded2.engine.scan_view(v, &input),
+                        None => loaded2.engine.scan(&input),
+                    }
                 });
                 match tokio::time::timeout(loaded.settings.scan_timeout, handle).await {
                     Ok(Ok(r)) => Ok(r),
