@@ -20,9 +20,19 @@ pub struct StoreArgs {
     /// State directory (the same as for `serve`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Print JSON (one object per line for lists).
-    #[arg(long)]
-    pub json: bool,
+    /// Print JSON (one object per line for lists); the same as `--format json`.
+    #[arg(long = "json")]
+    pub json_flag: bool,
+    /// Output format.
+    #[arg(long, value_parser = ["text", "json"])]
+    pub format: Option<String>,
+}
+
+impl StoreArgs {
+    /// Whether JSON was asked for (`--json` or `--format json`).
+    pub fn json(&self) -> bool {
+        self.json_flag || self.format.as_deref() == Some("json")
+    }
 }
 
 /// `phishgate quarantine ...`
@@ -202,7 +212,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                 })
                 .await?;
             for e in &page.items {
-                if store.json {
+                if store.json() {
                     println!("{}", serde_json::to_string(e)?);
                 } else {
                     let rcpts: Vec<String> = e
@@ -222,7 +232,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                     );
                 }
             }
-            if !store.json {
+            if !store.json() {
                 eprintln!("{} message(s)", page.items.len());
             }
             Ok(0)
@@ -239,7 +249,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                 .quarantine_get(&id)
                 .await?
                 .with_context(|| format!("no held message {id}"))?;
-            if store.json {
+            if store.json() {
                 println!("{}", serde_json::to_string_pretty(&e)?);
             } else {
                 println!("id:        {}", e.id);
@@ -279,7 +289,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                 &actor(),
             )
             .await?;
-            if store.json {
+            if store.json() {
                 println!("{}", serde_json::to_string(&report)?);
             } else if report.already {
                 println!("{id}: nothing to release (already released or deleted)");
@@ -297,7 +307,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
             let (_, s) = open(&store).await?;
             let rcpts = (!rcpt.is_empty()).then_some(rcpt);
             let n = s.quarantine_delete(&id, rcpts.as_deref(), &actor()).await?;
-            if store.json {
+            if store.json() {
                 println!("{}", serde_json::json!({"id": id, "deleted": n}));
             } else {
                 println!("{id}: {n} recipient(s) deleted");
@@ -335,7 +345,7 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
     };
     let page = s.history(&q).await?;
     for r in &page.items {
-        if a.store.json {
+        if a.store.json() {
             println!("{}", serde_json::to_string(r)?);
         } else {
             let syms: Vec<&str> = r
@@ -372,7 +382,7 @@ pub async fn audit(store: StoreArgs, limit: u32, since: Option<String>) -> Resul
         .transpose()?
         .map(|x| now - x);
     for e in s.audit_list(limit, since).await? {
-        if store.json {
+        if store.json() {
             println!("{}", serde_json::to_string(&e)?);
         } else {
             println!(
@@ -403,7 +413,7 @@ pub async fn purge(store: StoreArgs, older_than: String) -> Result<u8> {
     let cutoff = phishgate_gateway::record::now_ms() - parse_age(&older_than)?;
     let rows = s.purge_history(cutoff).await?;
     let held = s.quarantine_expire(cutoff, &actor()).await?;
-    if store.json {
+    if store.json() {
         println!(
             "{}",
             serde_json::json!({"history_rows": rows, "quarantine_expired": held})

@@ -80,7 +80,7 @@ fn send(pf: &Postfix, rcpt: &str, raw: &str) {
 fn history_of(server: &Server, rcpt: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = server.admin(&["history", "--json", "--to", rcpt]);
+        let out = server.admin(&["history", "--format", "json", "--to", rcpt]);
         assert!(
             out.status.success(),
             "{}",
