@@ -53,9 +53,23 @@ fn send_as(pf: &Postfix, ip: &str, helo: &str, from: &str, rcpt: &str, raw: &str
 
 fn config(world: &World) -> String {
     format!(
-        "[auth]\nverify = true\ntimeout_ms = 3000\n\n[dns]\nservers = [\"{}\"]\ntimeout_ms = 400\nattempts = 1\n",
+        "[auth]\nverify = true\ntimeout_ms = 3000\n\n[dns]\nservers = [\"{}\"]\ntimeout_ms = 400\nattempts = 1\n\n\
+[[dnsbl]]\nzone = \"bl.test\"\nkind = \"ip\"\ncodes = {{ \"127.0.0.2\" = \"RBL_LISTED\" }}\n\n\
+[[dnsbl]]\nzone = \"dbl.test\"\nkind = \"domain\"\ndefault_symbol = \"URIBL_LISTED\"\n",
         world.server.addr()
     )
+}
+
+/// The test world's zone plus two block lists: the outside client address
+/// and the lure's link domain are listed.
+fn world() -> World {
+    World::start(400, 1, |z| {
+        z.a("66.2.0.192.bl.test", std::net::Ipv4Addr::new(127, 0, 0, 2))
+            .a(
+                "webmail-laocai.example.dbl.test",
+                std::net::Ipv4Addr::new(127, 0, 1, 2),
+            );
+    })
 }
 
 /// The history row of a recipient (waits for the batched writer).
@@ -125,6 +139,14 @@ fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
         names.contains(&"OWN_DOMAIN_OUTSIDE_PATH".to_owned()),
         "{names:?}"
     );
+    // The outside address is on the (test) block list.
+    let rbl = row["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "RBL_LISTED")
+        .unwrap_or_else(|| panic!("{row}"));
+    assert!(rbl["options"].to_string().contains("bl.test"), "{rbl}");
     assert_ne!(row["action"], "accept", "{row}");
 
     // 2. A lookalike with perfect SPF, DKIM and DMARC.
@@ -150,6 +172,7 @@ fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
         "DKIM_PASS",
         "DMARC_PASS",
         "LOOKALIKE_SENDER_DOMAIN",
+        "URIBL_LISTED",
     ] {
         assert!(
             names.contains(&want.to_owned()),
@@ -250,14 +273,14 @@ const XCLIENT: &str = "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n";
 
 #[test]
 fn milter_mode_verifies_and_stamps() {
-    let world = World::start(400, 1, |_| {});
+    let world = world();
     let (pf, server) = support::milter_pair_with("auth-milter", &config(&world), XCLIENT);
     run(&pf, &server, &world, "milter");
 }
 
 #[test]
 fn content_filter_mode_verifies_and_stamps() {
-    let world = World::start(400, 1, |_| {});
+    let world = world();
     let (pf, server) = support::filter_pair("auth-filter", &config(&world), XCLIENT);
     run(&pf, &server, &world, "filter");
 }
