@@ -223,3 +223,41 @@ fn content_filter_mode_feeds_and_clamav() {
     let (pf, server) = support::filter_pair("intel-filter", &config(&clamd, &feed), "");
     run(&pf, &server, &mut clamd, &feed, "filter");
 }
+
+/// `[gateway] tempfail_on`: a site that will not deliver attachments it
+/// could not scan defers them (451, the sender retries) while clamd is
+/// down; mail without attachments flows; `/checkv2` says "soft reject".
+#[test]
+fn tempfail_on_defers_unscanned_attachments() {
+    let sink = phishgate_testkit::SmtpSink::accept_all().unwrap();
+    let down = phishgate_testkit::unused_port().unwrap();
+    let s = Server::start(
+        "intel-defer",
+        Some(sink.addr()),
+        &format!(
+            "[clamav]\naddress = \"127.0.0.1:{down}\"\ntimeout_ms = 1000\n\n[gateway]\ntempfail_on = [\"CLAMAV_TEMPFAIL\"]\n"
+        ),
+    );
+    let send = |raw: &str| {
+        let msg = phishgate_testkit::Message {
+            from: "ketoan@doitac.example".into(),
+            to: vec!["vanthu@laocai.gov.vn".into()],
+            mail_params: Vec::new(),
+            data: raw.as_bytes().to_vec(),
+        };
+        let o = phishgate_testkit::send_raw_smtp(s.smtp, "client.test", &[msg]).unwrap();
+        let last = o[0].end_of_data.clone().unwrap();
+        (last.code, last.text())
+    };
+    let (code, text) = send(&with_attachment("Hoa don", "hoadon.pdf", b"%PDF-1.4 x"));
+    assert_eq!(code, 451, "{text}");
+    assert!(text.contains("CLAMAV_TEMPFAIL"), "{text}");
+    let (code, text) = send(&with_link("Lich hop"));
+    assert_eq!(code, 250, "{text}");
+    let v = s.post_json(
+        "/checkv2",
+        &[("Rcpt", "vanthu@laocai.gov.vn")],
+        with_attachment("Hoa don", "hoadon.pdf", b"%PDF-1.4 x").as_bytes(),
+    );
+    assert_eq!(v["action"], "soft reject", "{v}");
+}

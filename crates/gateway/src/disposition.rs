@@ -72,6 +72,10 @@ pub struct Disposition {
     /// the fields of that name), when the gateway verified and stamps its
     /// own (see [`Disposition::stamp`]).
     pub forged_auth_results: Vec<usize>,
+    /// A symbol of `[gateway] tempfail_on` that fired on a message that
+    /// would otherwise be accepted or warned: answer with a temporary error
+    /// so the sender retries (a lookup that failed may work then).
+    pub defer: Option<String>,
 }
 
 fn fmt_score(x: f64) -> String {
@@ -168,6 +172,15 @@ impl Disposition {
             score: result.score,
             reasons,
             forged_auth_results: Vec::new(),
+            defer: matches!(result.action, Action::Accept | Action::Warn)
+                .then(|| {
+                    result
+                        .symbols
+                        .iter()
+                        .find(|s| settings.tempfail_on.iter().any(|t| *t == s.name))
+                        .map(|s| s.name.clone())
+                })
+                .flatten(),
         }
     }
 
@@ -189,6 +202,7 @@ impl Disposition {
             score: 0.0,
             reasons: Vec::new(),
             forged_auth_results: Vec::new(),
+            defer: None,
         }
     }
 }

@@ -331,6 +331,9 @@ async fn checkv2(State(st): State<ApiState>, req: Request) -> Response {
             action = "soft reject";
         }
     }
+    if d.defer.is_some() {
+        action = "soft reject";
+    }
     let warn_name = if subject_rewrite {
         "rewrite subject"
     } else {

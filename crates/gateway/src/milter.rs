@@ -268,6 +268,13 @@ async fn decide(scanner: &Scanner, msg: &Message) -> Plan {
     if d.action != Action::Quarantine {
         record(scanner, msg, &raw, &outcome, &d, None);
     }
+    if let Some(sym) = &d.defer {
+        return empty(reply(
+            451,
+            "4.7.1",
+            &format!("Message could not be fully checked ({sym}), try again later (phishgate)"),
+        ));
+    }
     if d.failure.is_some() && settings.milter_on_error == OnError::Tempfail {
         return empty(reply(
             451,

@@ -112,6 +112,7 @@ struct GatewayRaw {
     subject_tag: String,
     result_headers: bool,
     log_format: String,
+    tempfail_on: Vec<String>,
 }
 
 impl Default for GatewayRaw {
@@ -135,6 +136,7 @@ impl Default for GatewayRaw {
             subject_tag: "[CẢNH BÁO]".into(),
             result_headers: true,
             log_format: "text".into(),
+            tempfail_on: Vec::new(),
         }
     }
 }
@@ -257,6 +259,11 @@ pub struct Settings {
     pub result_headers: bool,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Symbols that defer an otherwise accepted or warned message with a
+    /// temporary error, so the sender retries later (e.g. `CLAMAV_TEMPFAIL`:
+    /// do not deliver mail whose attachments could not be scanned; or
+    /// `AUTH_TEMPFAIL`). Empty by default: mail flows, the symbol shows.
+    pub tempfail_on: Vec<String>,
     /// Banner.
     pub banner: BannerSettings,
     /// State directory (the SQLite file lives here).
@@ -389,6 +396,7 @@ impl Settings {
             subject_tag: gw.subject_tag,
             result_headers: gw.result_headers,
             log_format: gw.log_format,
+            tempfail_on: gw.tempfail_on,
             banner,
             storage_url: storage.url.clone(),
             retention_days: storage.retention_days,

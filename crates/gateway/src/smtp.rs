@@ -182,7 +182,13 @@ async fn handle(scanner: &Scanner, mut tx: Transaction) -> Reply {
         .as_ref()
         .and_then(|x| x.ident.clone())
         .unwrap_or_else(|| "-".into());
-    let reply = if d.failure.is_some() && settings.smtp_on_error == OnError::Tempfail {
+    let reply = if let Some(sym) = &d.defer {
+        r(
+            451,
+            (4, 7, 1),
+            &format!("Message could not be fully checked ({sym}), try again later (phishgate)"),
+        )
+    } else if d.failure.is_some() && settings.smtp_on_error == OnError::Tempfail {
         r(
             451,
             (4, 7, 1),
