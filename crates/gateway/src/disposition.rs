@@ -177,7 +177,7 @@ impl Disposition {
                     result
                         .symbols
                         .iter()
-                        .find(|s| settings.tempfail_on.iter().any(|t| *t == s.name))
+                        .find(|s| settings.tempfail_on.contains(&s.name))
                         .map(|s| s.name.clone())
                 })
                 .flatten(),

@@ -186,7 +186,7 @@ async fn handle(scanner: &Scanner, mut tx: Transaction) -> Reply {
         r(
             451,
             (4, 7, 1),
-            &format!("Message could not be fully checked ({sym}), try again later (phishgate)"),
+            format!("Message could not be fully checked ({sym}), try again later (phishgate)"),
         )
     } else if d.failure.is_some() && settings.smtp_on_error == OnError::Tempfail {
         r(
