@@ -503,6 +503,9 @@ reject = 15.0
 
 # [storage]
 # data_dir = "/var/lib/phishgate"
+# url = "postgres://phishgate@db.{domain}/phishgate"   # several gateway nodes share one database
+# retention_days = 180
+# quarantine_days = 30
 
 # [gateway]
 # subject_tag = "[CẢNH BÁO]"            # tag for doubtful mail ("" for none)
@@ -519,6 +522,25 @@ reject = 15.0
 # honour_dmarc = true    # a DMARC failure with p=reject/quarantine is scored so
 # [dns]
 # servers = []           # empty: /etc/resolv.conf
+# [organization] own_networks = ["10.0.0.0/8"]   # your servers: own-domain mail must come from here
+
+# DNS block lists: none by default.
+# [[dnsbl]]
+# zone = "zen.spamhaus.org"
+# kind = "ip"
+# codes = {{ "127.0.0.2" = "RBL_LISTED" }}
+
+# --- antivirus and threat feeds --------------------------------------------
+# [clamav]
+# address = "127.0.0.1:3310"   # or "/run/clamav/clamd.ctl"
+# [feeds]
+# check_interval_secs = 30     # changed files are reloaded without a restart
+# [[feeds.source]]
+# name = "canh-bao"
+# path = "/etc/phishgate/feeds/urls.txt"
+# format = "urls"              # openphish, phishtank_csv, phishtank_json, urlhaus_csv, domains, urls, senders, sha256
+# Defer (451) instead of delivering when a check could not run:
+# [gateway] tempfail_on = ["CLAMAV_TEMPFAIL"]
 "#
     )
 }
