@@ -72,28 +72,6 @@ fn world() -> World {
     })
 }
 
-/// The history row of a recipient (waits for the batched writer).
-fn history_of(server: &Server, rcpt: &str) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = server.admin(&["history", "--json", "--to", rcpt]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if let Some(l) = String::from_utf8_lossy(&out.stdout).lines().next() {
-            return serde_json::from_str(l).unwrap();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no history for {rcpt}\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn symbols(row: &serde_json::Value) -> Vec<String> {
     row["symbols"]
         .as_array()
@@ -129,7 +107,7 @@ fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
     );
     // Rejected in the milter session, or held.
     assert!(code == 250 || code == 550, "{code}");
-    let row = history_of(server, &spoof);
+    let row = server.history_row(&spoof);
     let names = symbols(&row);
     assert!(
         names.contains(&"SPF_FAIL".to_owned()) || names.contains(&"SPF_SOFTFAIL".to_owned()),
@@ -165,7 +143,7 @@ fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
         &raw,
     );
     assert!(code == 250 || code == 550, "{code}");
-    let row = history_of(server, &look);
+    let row = server.history_row(&look);
     let names = symbols(&row);
     for want in [
         "SPF_PASS",
@@ -241,7 +219,7 @@ Authentication-Results: mx.partner.vn; spf=pass smtp.mailfrom=partner.vn\r\n{sig
     let delivered = wait_for(pf, &late);
     let ars = delivered.headers("Authentication-Results").join("\n");
     assert!(ars.contains("temperror"), "{ars}");
-    let names = symbols(&history_of(server, &late));
+    let names = symbols(&server.history_row(&late));
     assert!(
         names.contains(&"AUTH_TEMPFAIL".to_owned()) || names.contains(&"DNS_TEMPFAIL".to_owned()),
         "{names:?}"

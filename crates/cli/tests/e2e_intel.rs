@@ -26,21 +26,7 @@ use support::Server;
 const LINK: &str = "https://tailieu-chiase.example/d/8812";
 
 fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    phishgate_testkit::base64_mime(data)
 }
 
 /// An ordinary-looking message with one attachment.
@@ -77,27 +63,6 @@ fn send(pf: &Postfix, rcpt: &str, raw: &str) {
     assert!(code == 250 || code == 550, "{}", out.transcript);
 }
 
-fn history_of(server: &Server, rcpt: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = server.admin(&["history", "--format", "json", "--to", rcpt]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if let Some(l) = String::from_utf8_lossy(&out.stdout).lines().next() {
-            return serde_json::from_str(l).unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no history for {rcpt}\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn symbol<'a>(row: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     row["symbols"]
         .as_array()
@@ -127,7 +92,7 @@ fn run(pf: &Postfix, server: &Server, clamd: &mut Clamd, feed: &Path, mode: &str
     let infected = format!("virus-{mode}@laocai.gov.vn");
     let raw = with_attachment("Hoa don thang 10", "hoadon.com", &eicar());
     send(pf, &infected, &raw);
-    let row = history_of(server, &infected);
+    let row = server.history_row(&infected);
     let virus = symbol(&row, "CLAMAV_VIRUS").unwrap_or_else(|| panic!("{row}"));
     let evidence = virus["options"].to_string();
     assert!(
@@ -163,13 +128,13 @@ fn run(pf: &Postfix, server: &Server, clamd: &mut Clamd, feed: &Path, mode: &str
     // 2. A link not (yet) in the feed, then added by the IT centre.
     let before = format!("link-before-{mode}@laocai.gov.vn");
     send(pf, &before, &with_link("Tai lieu hop"));
-    let row = history_of(server, &before);
+    let row = server.history_row(&before);
     assert!(symbol(&row, "FEED_URL").is_none(), "{row}");
     write_feed(feed, &["https://old-campaign.example/login", LINK]);
     std::thread::sleep(Duration::from_millis(2500));
     let after = format!("link-after-{mode}@laocai.gov.vn");
     send(pf, &after, &with_link("Tai lieu hop (2)"));
-    let row = history_of(server, &after);
+    let row = server.history_row(&after);
     let hit = symbol(&row, "FEED_URL").unwrap_or_else(|| panic!("feed not reloaded: {row}"));
     assert!(
         hit["options"].to_string().contains("so-tt-advisory"),
@@ -185,7 +150,7 @@ fn run(pf: &Postfix, server: &Server, clamd: &mut Clamd, feed: &Path, mode: &str
         &down,
         &with_attachment("Hoa don thang 11", "hoadon11.pdf", b"%PDF-1.4 harmless"),
     );
-    let row = history_of(server, &down);
+    let row = server.history_row(&down);
     assert!(symbol(&row, "CLAMAV_TEMPFAIL").is_some(), "{row}");
     assert!(symbol(&row, "CLAMAV_VIRUS").is_none(), "{row}");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -43,6 +43,7 @@
 //! instance whose test process died without dropping it (killed by a
 //! timeout) is stopped and removed by the next `start` in any process.
 
+mod b64;
 mod clamd;
 mod dns;
 mod error;
@@ -55,6 +56,7 @@ mod sink;
 mod smtp;
 mod swaks;
 
+pub use b64::{base64, base64_mime};
 pub use clamd::{
     eicar, ping as clamd_ping, Clamd, ClamdBuilder, CLAMD, CLAMD_START_TIMEOUT, CONG_VAN_FIXTURE,
     CONG_VAN_FOUND, CONG_VAN_SIGNATURE, EICAR_FOUND, EICAR_SIGNATURE, KEEP_CLAMD_ENV, SIGNATURES,

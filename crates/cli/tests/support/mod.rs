@@ -255,6 +255,30 @@ impl Server {
             .collect()
     }
 
+    /// The newest history row of a recipient, as `phishgate history
+    /// --format json --to RCPT` prints it; waits (up to 30 s) for the
+    /// batched writer.
+    pub fn history_row(&self, rcpt: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.admin(&["history", "--format", "json", "--to", rcpt]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if let Some(l) = String::from_utf8_lossy(&out.stdout).lines().next() {
+                return serde_json::from_str(l).unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no history for {rcpt}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Recipients of held messages.
     pub fn held_rcpts(&self) -> Vec<String> {
         self.quarantine()
