@@ -186,7 +186,7 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config> {
 
 fn build_engine(path: Option<&PathBuf>) -> Result<Engine> {
     let config = load_config(path)?;
-    Ok(Engine::new(config)?)
+    phishgate_gateway::scanner::engine_for(config)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -216,7 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     phishgate_gateway::enrich::Purpose::Stored,
                 )?
             };
-            let engine = Engine::new(cfg)?;
+            let engine = phishgate_gateway::scanner::engine_for(cfg)?;
             let enrich = enricher.as_ref().map(|e| (e, rt.handle().clone()));
             let lang = match lang {
                 LangArg::Vi => Lang::Vi,

@@ -34,6 +34,8 @@ pub struct Config {
     pub lists: Lists,
     /// `[auth]`: the gateway's own SPF/DKIM/DMARC/ARC verification.
     pub auth: AuthPolicy,
+    /// `[classifier]`: the learned classifier.
+    pub classifier: ClassifierConfig,
     /// `[[dnsbl]]`: DNS block lists (none by default).
     pub dnsbl: Vec<DnsblZone>,
     /// `[listen]`: read by the gateway; opaque to the analysis core.
@@ -60,6 +62,34 @@ pub struct Config {
     /// See `clamav`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feeds: Option<toml::Table>,
+}
+
+/// The learned classifier (`[classifier]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Use it at all.
+    pub enabled: bool,
+    /// A model file of your own (`phishgate train` / `phishgate learn`);
+    /// empty: the model shipped with phishgate. Read by the program at
+    /// start (the analysis itself reads no files).
+    pub model: String,
+    /// From this probability of "unwanted" up, `ML_UNWANTED` fires (its
+    /// weight grows to 1 at probability 1).
+    pub unwanted_at: f32,
+    /// Below this probability, `ML_WANTED` fires (weight 1 at 0).
+    pub wanted_below: f32,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            enabled: true,
+            model: String::new(),
+            unwanted_at: 0.6,
+            wanted_below: 0.05,
+        }
+    }
 }
 
 /// The organisation phishgate protects (`[organization]`).

@@ -225,6 +225,9 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// The shipped model file is damaged (a build problem).
+    #[error("the shipped classifier model: {0}")]
+    Model(String),
 }
 
 /// Compiled configuration. Immutable; share it between threads.
@@ -234,7 +237,11 @@ pub struct Engine {
     pub(crate) text: TextRules,
     pub(crate) lists: crate::domains::CompiledLists,
     pub(crate) own_networks: Vec<crate::net::Cidr>,
+    pub(crate) model: Option<std::sync::Arc<crate::learn::Model>>,
 }
+
+/// The model shipped with phishgate (`phishgate train`, see the README).
+const SHIPPED_MODEL: &[u8] = include_bytes!("../data/model.pgml");
 
 impl Engine {
     /// Compiles a configuration.
@@ -250,13 +257,33 @@ impl Engine {
             .iter()
             .filter_map(|n| crate::net::Cidr::parse(n))
             .collect();
+        let model = if config.classifier.enabled && config.classifier.model.is_empty() {
+            Some(std::sync::Arc::new(
+                crate::learn::Model::from_bytes(SHIPPED_MODEL)
+                    .map_err(|e| EngineError::Model(e.to_string()))?,
+            ))
+        } else {
+            None
+        };
         Ok(Engine {
             config,
             composites,
             text,
             lists,
             own_networks,
+            model,
         })
+    }
+
+    /// Uses `model` (read by the caller from `[classifier] model`) instead
+    /// of the shipped one; `None` turns the classifier off.
+    pub fn set_model(&mut self, model: Option<std::sync::Arc<crate::learn::Model>>) {
+        self.model = model.filter(|_| self.config.classifier.enabled);
+    }
+
+    /// The model in use, if any.
+    pub fn model(&self) -> Option<&crate::learn::Model> {
+        self.model.as_deref()
     }
 
     /// The configuration in force.

@@ -26,6 +26,7 @@ pub mod config;
 pub mod domains;
 mod engine;
 pub mod feeds;
+pub mod learn;
 pub mod net;
 mod pipeline;
 pub mod scoring;

@@ -26,6 +26,7 @@ pub fn run(ctx: &mut Context<'_>, f: &mut Findings) {
     // Content.
     checks::lures::check(ctx, f);
     checks::bec::check(ctx, f);
+    checks::classifier::check(ctx, f);
     // Links.
     checks::link_text::check(ctx, f);
     checks::link_hosts::check(ctx, f);

@@ -18,6 +18,26 @@ use crate::disposition::{Disposition, Failure};
 use crate::metrics::{Interface, Metrics};
 use crate::settings::Settings;
 
+/// Compiles a configuration into an engine, with the classifier model it
+/// names (`[classifier] model`, read here: the analysis reads no files) or
+/// the shipped one.
+///
+/// # Errors
+/// A configuration the engine refuses, or a model file that cannot be read
+/// or is damaged (named in the message).
+pub fn engine_for(config: Config) -> anyhow::Result<Engine> {
+    let path = config.classifier.model.clone();
+    let mut engine = Engine::new(config)?;
+    if !path.is_empty() {
+        let bytes =
+            std::fs::read(&path).map_err(|e| anyhow::anyhow!("[classifier] model {path}: {e}"))?;
+        let model = phishgate_core::learn::Model::from_bytes(&bytes)
+            .map_err(|e| anyhow::anyhow!("[classifier] model {path}: {e}"))?;
+        engine.set_model(Some(Arc::new(model)));
+    }
+    Ok(engine)
+}
+
 /// Engine and settings built from one version of the configuration.
 pub struct Loaded {
     /// The compiled analysis configuration.
@@ -49,7 +69,7 @@ impl Loaded {
         let settings = Settings::from_config(&config, data_dir)?;
         let enricher =
             crate::enrich::Enricher::from_config(&config, crate::enrich::Purpose::Gateway)?;
-        let engine = Engine::new(config)?;
+        let engine = engine_for(config)?;
         Ok(Loaded {
             engine,
             settings,

@@ -8,6 +8,7 @@ pub mod archives;
 pub mod attachments;
 pub mod auth_results;
 pub mod bec;
+pub mod classifier;
 pub mod contact_address;
 pub mod display_name;
 pub mod dnsbl;

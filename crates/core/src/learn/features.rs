@@ -1,0 +1,209 @@
+//! Hashed sparse features of one message, for the learned classifier.
+//!
+//! Only what the sender wrote is used: the folded subject and visible text
+//! (word and syllable unigrams and bigrams: a Vietnamese word is one or more
+//! space-separated syllables, so bigrams of the folded text cover both),
+//! link domains, hosts and first path segments, attachment types, and a few
+//! structural facts (forms, scripts, hidden text). Never the collection
+//! headers, line endings, dates or recipients, so the features of a message
+//! do not change with the corpus it was collected in.
+//!
+//! Each feature is hashed (FNV-1a 64) into `2^bits` buckets; values are
+//! binary and the vector is L2-normalised. The text of each feature is kept
+//! (bounded) so a verdict can name the tokens that weighed most.
+
+use crate::view::MessageView;
+
+/// Most text tokens read per message.
+pub const MAX_TOKENS: usize = 4000;
+/// Most features kept per message.
+pub const MAX_FEATURES: usize = 8000;
+
+/// One message's features: sorted unique bucket indexes with their values,
+/// and the feature text of each (same order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    /// Bucket indexes, ascending, unique.
+    pub index: Vec<u32>,
+    /// Values (all equal: binary features, L2-normalised).
+    pub value: Vec<f32>,
+    /// The feature behind each index (the first one seen, when two collide).
+    pub name: Vec<String>,
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Digits become `0` so that numbers of the same shape share a feature.
+fn shape_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
+}
+
+fn bucket(n: usize) -> &'static str {
+    match n {
+        0 => "0",
+        1 => "1",
+        2..=5 => "2-5",
+        6..=20 => "6-20",
+        _ => "21+",
+    }
+}
+
+/// The words of folded text: alphanumeric runs of 2 to 30 characters.
+fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| {
+            let n = w.chars().count();
+            (2..=30).contains(&n)
+        })
+        .take(MAX_TOKENS)
+}
+
+/// Features of a parsed message whose own words (`view.own_words()`) were
+/// folded into `own_folded` (the engine has done that for the lure check;
+/// [`features_of_view`] does it for training).
+pub fn extract(view: &MessageView, own_folded: &str, bits: u8) -> Features {
+    let mut raw: Vec<String> = Vec::new();
+    let subject = phishgate_text::fold_simple(&view.subject);
+    for w in words(&subject) {
+        raw.push(format!("s:{}", shape_digits(w)));
+    }
+    let mut prev: Option<String> = None;
+    for w in words(own_folded) {
+        let w = shape_digits(w);
+        if let Some(p) = &prev {
+            raw.push(format!("b:{p}_{w}"));
+        }
+        raw.push(format!("w:{w}"));
+        prev = Some(w);
+    }
+    let mut n_links = 0usize;
+    for l in view.links.iter().filter(|l| !l.quoted) {
+        let Some(u) = &l.url else { continue };
+        n_links += 1;
+        raw.push(format!("ld:{}", u.registrable));
+        if u.host != u.registrable {
+            raw.push(format!("lh:{}", u.host));
+        }
+        if let Some(tld) = u.host.rsplit('.').next() {
+            raw.push(format!("lt:{tld}"));
+        }
+        let seg = u
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        if !seg.is_empty() {
+            raw.push(format!("lp:{}", shape_digits(seg)));
+        }
+        if u.is_ip {
+            raw.push("l:ip".into());
+        }
+        raw.push(format!("ls:{}", u.scheme));
+    }
+    raw.push(format!("n:links:{}", bucket(n_links)));
+    for a in &view.attachments {
+        let ext = a
+            .name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        raw.push(format!("ae:{ext}"));
+        raw.push(format!("at:{}", a.declared_type.to_ascii_lowercase()));
+        if a.macros {
+            raw.push("a:macros".into());
+        }
+        if a.archive.is_some() {
+            raw.push("a:archive".into());
+        }
+    }
+    raw.push(format!("n:attachments:{}", bucket(view.attachments.len())));
+    if !view.forms.is_empty() {
+        raw.push("h:form".into());
+    }
+    if view.html.scripts > 0 {
+        raw.push("h:script".into());
+    }
+    if view.html.hidden_chars > 0 {
+        raw.push("h:hidden".into());
+    }
+    raw.push(format!("n:images:{}", bucket(view.images)));
+    if let Some(f) = &view.from {
+        if let Some((_, d)) = f.address.rsplit_once('@') {
+            raw.push(format!("fd:{}", d.to_ascii_lowercase()));
+        }
+    }
+    hash(raw, bits)
+}
+
+/// [`extract`] for a message outside the engine (training): folds its own
+/// words the way the engine does.
+pub fn features_of_view(view: &MessageView, bits: u8) -> Features {
+    let own = phishgate_text::fold(&view.own_words());
+    extract(view, &own.text, bits)
+}
+
+fn hash(raw: Vec<String>, bits: u8) -> Features {
+    let mask: u64 = (1u64 << bits.clamp(8, 24)) - 1;
+    let mut pairs: Vec<(u32, String)> = raw
+        .into_iter()
+        .map(|f| (u32::try_from(fnv1a(&f) & mask).unwrap_or(0), f))
+        .collect();
+    pairs.sort_by_key(|a| a.0);
+    pairs.dedup_by(|a, b| a.0 == b.0);
+    pairs.truncate(MAX_FEATURES);
+    let n = pairs.len().max(1) as f32;
+    let v = 1.0 / n.sqrt();
+    Features {
+        value: vec![v; pairs.len()],
+        index: pairs.iter().map(|p| p.0).collect(),
+        name: pairs.into_iter().map(|p| p.1).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+
+    fn view(raw: &str) -> MessageView {
+        MessageView::build(raw.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn same_words_same_features_whatever_the_diacritics() {
+        let a = features_of_view(
+            &view("Subject: Xác minh tài khoản\r\n\r\nVui lòng xác minh tài khoản ngay.\r\n"),
+            18,
+        );
+        let b = features_of_view(
+            &view("Subject: Xac minh tai khoan\r\n\r\nVui long xac minh tai khoan ngay.\r\n"),
+            18,
+        );
+        assert_eq!(a.index, b.index);
+        assert!(a.name.iter().any(|n| n == "b:xac_minh"), "{:?}", a.name);
+    }
+
+    #[test]
+    fn sorted_unique_normalised() {
+        let f = features_of_view(
+            &view("Subject: a b c\r\n\r\nhello hello world http://x.example/login\r\n"),
+            16,
+        );
+        assert!(f.index.windows(2).all(|w| w[0] < w[1]));
+        let norm: f32 = f.value.iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+        assert!(f.name.iter().any(|n| n == "ld:x.example"));
+        assert!(f.name.iter().any(|n| n == "lp:login"));
+    }
+}
