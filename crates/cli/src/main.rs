@@ -9,6 +9,7 @@
 mod admin;
 mod bench;
 mod input;
+mod learn;
 mod loadgen;
 mod output;
 
@@ -137,6 +138,9 @@ enum Command {
     },
     /// Load-test a running `phishgate serve` on loopback (HTTP /checkv2 and milter).
     Loadgen(loadgen::Args),
+    /// Teach the classifier: messages that are phishing/spam or legitimate
+    /// (bounded step per message; writes the organisation's model file).
+    Learn(learn::LearnArgs),
     /// Run the gateway: milter, SMTP content filter and HTTP API (see `[listen]`).
     ///
     /// SIGHUP reloads the configuration; SIGTERM/SIGINT stop after the
@@ -271,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Learn(args) => learn::run(args).map(ExitCode::from),
         Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
         Command::History(a) => admin_rt(admin::history(a)),
         Command::Backup { store, file } => admin_rt(admin::backup(store, file)),

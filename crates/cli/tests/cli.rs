@@ -347,3 +347,106 @@ fn bench_reports_throughput() {
     assert!(v["messages"].as_u64().unwrap() > 0);
     assert!(v["messages_per_second"].as_f64().unwrap() > 0.0);
 }
+
+/// `phishgate learn`: an administrator's examples move the organisation's
+/// model a bounded step each, the model file is used by `scan` through
+/// `[classifier] model`, and a damaged model file is a clear error.
+#[test]
+fn learn_updates_the_model_used_by_scan() {
+    let dir = tmpdir("learn");
+    let model = dir.join("org-model.pgml");
+    let cfg = dir.join("with-model.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[classifier]\nmodel = \"{}\"\n",
+            std::fs::read_to_string(config()).unwrap(),
+            model.display()
+        ),
+    )
+    .unwrap();
+    let lure = corpus().join("phish/vi/04-hop-thu-day-99.eml");
+    let legit = corpus().join("legit/vi/01-canh-bao-thu-gia-mao-html.eml");
+    let mut last = 0.0f64;
+    for round in 0..4 {
+        let (lure, legit) = (lure.to_str().unwrap(), legit.to_str().unwrap());
+        // The first round starts from the shipped model and writes the
+        // organisation's file; later rounds read and update that file.
+        let first = [
+            "learn",
+            "--phish",
+            lure,
+            "--ham",
+            legit,
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            &config(),
+        ];
+        let later = [
+            "learn",
+            "--phish",
+            lure,
+            "--ham",
+            legit,
+            "--config",
+            cfg.to_str().unwrap(),
+        ];
+        let out = if round == 0 { run(&first) } else { run(&later) };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text.lines().find(|l| l.contains("\tphish\t")).unwrap();
+        let before: f64 = line
+            .split("unwanted) ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let after: f64 = line.rsplit("-> ").next().unwrap().trim().parse().unwrap();
+        assert!(after > before, "round {round}: {text}");
+        // Bounded: one message moves the probability a little.
+        assert!(after - before < 0.2, "round {round}: {text}");
+        assert!(
+            before >= last - 0.02,
+            "round {round} starts where the last ended: {text}"
+        );
+        last = after;
+    }
+    let out = run(&[
+        "scan",
+        "--format",
+        "json",
+        "--config",
+        cfg.to_str().unwrap(),
+        lure.to_str().unwrap(),
+    ]);
+    let v = &json_lines(&out)[0];
+    let ml = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ML_UNWANTED")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(ml["options"].to_string().contains("p="), "{ml}");
+
+    std::fs::write(&model, b"PGML garbage").unwrap();
+    let out = run(&[
+        "scan",
+        "--config",
+        cfg.to_str().unwrap(),
+        lure.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[classifier] model") && err.contains("org-model.pgml"),
+        "{err}"
+    );
+}
