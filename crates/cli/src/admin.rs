@@ -75,6 +75,14 @@ pub enum QuarantineCmd {
         #[arg(long)]
         rcpt: Vec<String>,
     },
+    /// The message is phishing: delete it for every recipient and, with
+    /// `[classifier] learn_from_decisions`, teach the model so.
+    Confirm {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Quarantine id.
+        id: String,
+    },
     /// Delete a held message for all or some recipients.
     Delete {
         #[command(flatten)]
@@ -289,6 +297,9 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                 &actor(),
             )
             .await?;
+            if !report.already && !report.released.is_empty() {
+                learn_decision(&store, &s, &id, false).await?;
+            }
             if store.json() {
                 println!("{}", serde_json::to_string(&report)?);
             } else if report.already {
@@ -300,6 +311,20 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
                     loaded.settings.relay,
                     report.relay_reply
                 );
+            }
+            Ok(0)
+        }
+        QuarantineCmd::Confirm { store, id } => {
+            let (_, s) = open(&store).await?;
+            learn_decision(&store, &s, &id, true).await?;
+            let n = s.quarantine_delete(&id, None, &actor()).await?;
+            if store.json() {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": id, "confirmed": true, "deleted": n})
+                );
+            } else {
+                println!("{id}: confirmed as phishing; {n} recipient(s) deleted");
             }
             Ok(0)
         }
@@ -315,6 +340,23 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// With `[classifier] learn_from_decisions`, a released message teaches
+/// the organisation's model "wanted", a confirmed one "phishing" (one
+/// bounded step, see `phishgate learn`).
+async fn learn_decision(store: &StoreArgs, s: &Store, id: &str, unwanted: bool) -> Result<()> {
+    let config = crate::load_config(store.config.as_ref())?;
+    if !config.classifier.learn_from_decisions {
+        return Ok(());
+    }
+    let raw = s.quarantine_raw(id).await?;
+    let examples = vec![(id.to_owned(), raw, unwanted)];
+    let (out, lines) = crate::learn::learn_into(&config, store.data_dir.clone(), None, &examples)?;
+    for l in lines {
+        eprintln!("phishgate: classifier: {l} ({})", out.display());
+    }
+    Ok(())
 }
 
 /// `phishgate history`.

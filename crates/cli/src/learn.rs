@@ -45,40 +45,69 @@ pub fn run(a: LearnArgs) -> Result<u8> {
         bail!("nothing to learn: give --phish FILE... and/or --ham FILE...");
     }
     let config = crate::load_config(a.config.as_ref())?;
-    let configured = config.classifier.model.clone();
-    let limits = config.limits;
-    let engine = phishgate_gateway::scanner::engine_for(config.clone())?;
-    let mut model: Model = match engine.model() {
-        Some(m) => m.clone(),
-        None => bail!("the classifier is off ([classifier] enabled = false)"),
-    };
-    let out = match (&a.model, configured.is_empty()) {
-        (Some(p), _) => p.clone(),
-        (None, false) => PathBuf::from(&configured),
-        (None, true) => {
-            let settings =
-                phishgate_gateway::settings::Settings::from_config(&config, a.data_dir.clone())?;
-            settings.data_dir.join("model.pgml")
-        }
-    };
-    let mut n = 0usize;
+    let mut examples = Vec::new();
     for (files, unwanted) in [(&a.phish, true), (&a.ham, false)] {
         for f in files {
             let raw = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
             if raw.is_empty() {
                 bail!("{}: empty file, not an e-mail message", f.display());
             }
-            let view = MessageView::build(&raw, &limits);
-            let features = features_of_view(&view, model.bits);
-            let before = model.learn_one(&features, unwanted, MAX_STEP);
-            let after = model.probability(&features);
-            println!(
-                "{}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
-                f.display(),
-                if unwanted { "phish" } else { "ham" }
-            );
-            n += 1;
+            examples.push((f.display().to_string(), raw, unwanted));
         }
+    }
+    let (out, lines) = learn_into(&config, a.data_dir.clone(), a.model.clone(), &examples)?;
+    for l in lines {
+        println!("{l}");
+    }
+    eprintln!(
+        "phishgate: learned from {} message(s); model written to {}",
+        examples.len(),
+        out.display()
+    );
+    if config.classifier.model.is_empty() && a.model.is_none() {
+        eprintln!(
+            "phishgate: to use it, set in the configuration:\n[classifier]\nmodel = \"{}\"",
+            out.display()
+        );
+    }
+    Ok(0)
+}
+
+/// Teaches the model in use `(label, raw message, unwanted)` examples and
+/// writes it (atomically) to `out`, or the configured model file, or
+/// `<data-dir>/model.pgml`; returns where, and one line per example.
+///
+/// # Errors
+/// The classifier is off, the model cannot be read or written.
+pub fn learn_into(
+    config: &phishgate_core::Config,
+    data_dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+    examples: &[(String, Vec<u8>, bool)],
+) -> Result<(PathBuf, Vec<String>)> {
+    let mut lines = Vec::new();
+    let configured = config.classifier.model.clone();
+    let engine = phishgate_gateway::scanner::engine_for(config.clone())?;
+    let mut model: Model = match engine.model() {
+        Some(m) => m.clone(),
+        None => bail!("the classifier is off ([classifier] enabled = false)"),
+    };
+    let out = match (out, configured.is_empty()) {
+        (Some(p), _) => p,
+        (None, false) => PathBuf::from(&configured),
+        (None, true) => phishgate_gateway::settings::Settings::from_config(config, data_dir)?
+            .data_dir
+            .join("model.pgml"),
+    };
+    for (label, raw, unwanted) in examples {
+        let view = MessageView::build(raw, &config.limits);
+        let features = features_of_view(&view, model.bits);
+        let before = model.learn_one(&features, *unwanted, MAX_STEP);
+        let after = model.probability(&features);
+        lines.push(format!(
+            "{label}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
+            if *unwanted { "phish" } else { "ham" }
+        ));
     }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -87,15 +116,5 @@ pub fn run(a: LearnArgs) -> Result<u8> {
     std::fs::write(&tmp, model.to_bytes())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!(
-        "phishgate: learned from {n} message(s); model written to {}",
-        out.display()
-    );
-    if configured.is_empty() && a.model.is_none() {
-        eprintln!(
-            "phishgate: to use it, set in the configuration:\n[classifier]\nmodel = \"{}\"",
-            out.display()
-        );
-    }
-    Ok(0)
+    Ok((out, lines))
 }

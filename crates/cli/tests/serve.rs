@@ -146,3 +146,80 @@ fn checkv2_is_recorded_and_adhoc_scans_are_not() {
     assert_eq!(rows[0]["rcpts"][0], "flow@laocai.gov.vn", "{rows:?}");
     assert_eq!(rows[0]["interface"], "http", "{rows:?}");
 }
+
+/// `[classifier] learn_from_decisions`: releasing a held message teaches the
+/// organisation's model "wanted", confirming one teaches "phishing" and
+/// deletes it; both are one bounded step each (`phishgate learn`).
+#[test]
+fn quarantine_decisions_teach_the_classifier() {
+    let sink = phishgate_testkit::SmtpSink::accept_all().unwrap();
+    let s = Server::start(
+        "learn-decisions",
+        Some(sink.addr()),
+        "[classifier]\nlearn_from_decisions = true\n",
+    );
+    let lure =
+        std::fs::read_to_string(support::repo().join("corpus/phish/vi/04-hop-thu-day-99.eml"))
+            .unwrap()
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n");
+    for rcpt in ["a@laocai.gov.vn", "b@laocai.gov.vn"] {
+        let msg = phishgate_testkit::Message {
+            from: "sender@sender.test".into(),
+            to: vec![rcpt.into()],
+            mail_params: Vec::new(),
+            data: lure.clone().into_bytes(),
+        };
+        let o = phishgate_testkit::send_raw_smtp(s.smtp, "client.test", &[msg]).unwrap();
+        assert_eq!(o[0].final_code(), 250);
+    }
+    let held = s.quarantine();
+    assert_eq!(held.len(), 2, "{held:?}");
+    let id_of = |rcpt: &str| {
+        held.iter()
+            .find(|e| e["rcpts"][0]["address"] == rcpt)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (released, confirmed) = (id_of("a@laocai.gov.vn"), id_of("b@laocai.gov.vn"));
+    let model = s.dir.join("data/model.pgml");
+    assert!(!model.exists());
+
+    let out = s.admin(&["quarantine", "release", &released]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("classifier: {released}\tham")),
+        "{err}"
+    );
+    assert!(model.exists());
+    let after_release = std::fs::read(&model).unwrap();
+
+    let out = s.admin(&["quarantine", "confirm", &confirmed]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("classifier: {confirmed}\tphish")),
+        "{err}"
+    );
+    assert_ne!(
+        std::fs::read(&model).unwrap(),
+        after_release,
+        "the model moved"
+    );
+    let out = s.admin(&["quarantine", "show", &confirmed]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted"));
+    // A repeated release learns nothing more (nothing was released).
+    let out = s.admin(&["quarantine", "release", &released]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("classifier:"));
+}

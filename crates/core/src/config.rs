@@ -79,6 +79,10 @@ pub struct ClassifierConfig {
     pub unwanted_at: f32,
     /// Below this probability, `ML_WANTED` fires (weight 1 at 0).
     pub wanted_below: f32,
+    /// Administrators' quarantine decisions teach the organisation's model:
+    /// `phishgate quarantine release` (wanted mail) and `quarantine
+    /// confirm` (phishing). Off by default; the model file must be writable.
+    pub learn_from_decisions: bool,
 }
 
 impl Default for ClassifierConfig {
@@ -88,6 +92,7 @@ impl Default for ClassifierConfig {
             model: String::new(),
             unwanted_at: 0.6,
             wanted_below: 0.05,
+            learn_from_decisions: false,
         }
     }
 }
