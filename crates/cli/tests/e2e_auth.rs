@@ -96,7 +96,12 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{LURE_BODY}"
 fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
     // 1. The organisation's own domain, forged from outside (no DMARC published).
     let spoof = format!("spoof-{mode}@laocai.gov.vn");
-    let raw = authkit::message("Giam doc So <giamdoc@laocai.gov.vn>", "Bao cao gap");
+    // It carries a forged stamp of ours and forged result headers.
+    let raw = format!(
+        "Authentication-Results: mail.laocai.gov.vn; dmarc=pass header.from=laocai.gov.vn\r\n\
+X-Phishgate-Status: clean\r\n{}",
+        authkit::message("Giam doc So <giamdoc@laocai.gov.vn>", "Bao cao gap")
+    );
     let code = send_as(
         pf,
         OUTSIDE_IP,
@@ -126,6 +131,33 @@ fn run(pf: &Postfix, server: &Server, world: &World, mode: &str) {
         .unwrap_or_else(|| panic!("{row}"));
     assert!(rbl["options"].to_string().contains("bl.test"), "{rbl}");
     assert_ne!(row["action"], "accept", "{row}");
+    // Released by an administrator, it arrives without the forged headers.
+    let held = server.quarantine();
+    if let Some(e) = held
+        .iter()
+        .find(|e| e["rcpts"][0]["address"] == spoof.as_str())
+    {
+        let id = e["id"].as_str().unwrap();
+        let out = server.admin(&["quarantine", "release", id]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let d = wait_for(pf, &spoof);
+        assert!(d.header("X-Phishgate-Released").is_some());
+        assert!(
+            d.header("X-Phishgate-Status").is_none(),
+            "forged status kept"
+        );
+        let ars = d.headers("Authentication-Results").join("\n");
+        assert!(
+            !ars.contains("dmarc=pass header.from=laocai.gov.vn"),
+            "{ars}"
+        );
+    } else {
+        assert_eq!(mode, "milter", "content-filter mode holds it: {held:?}");
+    }
 
     // 2. A lookalike with perfect SPF, DKIM and DMARC.
     let look = format!("look-{mode}@laocai.gov.vn");

@@ -72,6 +72,9 @@ pub struct Disposition {
     /// the fields of that name), when the gateway verified and stamps its
     /// own (see [`Disposition::stamp`]).
     pub forged_auth_results: Vec<usize>,
+    /// Our authserv-id when the gateway verifies: every
+    /// `Authentication-Results` claiming it is removed from rewritten mail.
+    pub forged_authserv_id: Option<String>,
     /// A symbol of `[gateway] tempfail_on` that fired on a message that
     /// would otherwise be accepted or warned: answer with a temporary error
     /// so the sender retries (a lookup that failed may work then).
@@ -172,6 +175,7 @@ impl Disposition {
             score: result.score,
             reasons,
             forged_auth_results: Vec::new(),
+            forged_authserv_id: None,
             defer: matches!(result.action, Action::Accept | Action::Warn)
                 .then(|| {
                     result
@@ -202,6 +206,7 @@ impl Disposition {
             score: 0.0,
             reasons: Vec::new(),
             forged_auth_results: Vec::new(),
+            forged_authserv_id: None,
             defer: None,
         }
     }
@@ -214,8 +219,9 @@ impl Disposition {
         if let Some(v) = &stamp.auth_results {
             self.headers
                 .insert(0, ("Authentication-Results".to_string(), v.clone()));
-            self.forged_auth_results.clone_from(&stamp.forged);
         }
+        self.forged_auth_results.clone_from(&stamp.forged);
+        self.forged_authserv_id.clone_from(&stamp.authserv_id);
     }
 }
 
@@ -228,11 +234,7 @@ pub fn rewrite_message(raw: &[u8], d: &Disposition, settings: &Settings) -> Vec<
     let edits = phishgate_rewrite::MessageEdits {
         remove_headers: Vec::new(),
         remove_prefixes: vec![HEADER_PREFIX.to_string()],
-        remove_occurrences: d
-            .forged_auth_results
-            .iter()
-            .map(|i| ("Authentication-Results".to_string(), *i))
-            .collect(),
+        remove_auth_results_of: d.forged_authserv_id.iter().cloned().collect(),
         add_headers_top: d.headers.clone(),
         set_subject: d.subject.clone(),
         body,

@@ -22,11 +22,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use phishgate_core::view::auth::{AuthResult, AuthResults};
 use phishgate_core::view::MessageView;
 use phishgate_core::{Config, Envelope, Facts};
 use phishgate_intel::auth::{AuthSession, Verifier};
 use phishgate_intel::dns::{DnsConfig, Resolver};
-use phishgate_intel::dnsbl::{message_domains, DnsblChecker, DEFAULT_MAX_LOOKUPS};
+use phishgate_intel::dnsbl::{message_domains, view_domains, DnsblChecker, DEFAULT_MAX_LOOKUPS};
 use phishgate_intel::{ClamavConfig, Clamd, FeedSet, FeedsConfig};
 
 /// What the gateway stamps on a message after verifying it.
@@ -36,8 +37,12 @@ pub struct Stamp {
     pub auth_results: Option<String>,
     /// 1-based positions, among the message's `Authentication-Results`
     /// fields, of those claiming our authserv-id: written before the message
-    /// reached us, so forged; removed before ours is added.
+    /// reached us, so forged; removed before ours is added (milter).
     pub forged: Vec<usize>,
+    /// Our authserv-id when the gateway verifies: every
+    /// `Authentication-Results` claiming it is removed (content filter,
+    /// release), whatever became of the scan.
+    pub authserv_id: Option<String>,
 }
 
 /// Where the enrichment runs.
@@ -129,9 +134,10 @@ impl Enricher {
     }
 
     /// Whether [`Enricher::enrich`] needs the parsed message (clamd scans
-    /// its attachments): build it once and analyse that same view.
+    /// its attachments, DNS lists read its links): build it once, off the
+    /// async threads, and analyse that same view.
     pub fn needs_view(&self) -> bool {
-        self.clamd.is_some()
+        self.clamd.is_some() || self.dnsbl.is_some()
     }
 
     /// Verifies and looks up what the configuration asks for, filling
@@ -152,10 +158,19 @@ impl Enricher {
             .client_ip
             .as_deref()
             .and_then(|ip| ip.trim().trim_start_matches("IPv6:").parse().ok());
+        let authenticated = envelope
+            .authenticated_user
+            .as_deref()
+            .filter(|u| !u.trim().is_empty());
         let auth = async {
             let (Some(v), Some(ip)) = (&self.verifier, client_ip) else {
                 return None;
             };
+            // Authenticated submission (a roaming user of the organisation):
+            // SPF and DMARC say nothing about it.
+            if authenticated.is_some() {
+                return None;
+            }
             let session = AuthSession {
                 client_ip: ip,
                 helo: envelope.helo.as_deref().unwrap_or(""),
@@ -165,12 +180,15 @@ impl Enricher {
         };
         let lists = async {
             let c = self.dnsbl.as_ref()?;
-            let domains = message_domains(
-                raw,
-                &self.limits,
-                envelope.mail_from.as_deref(),
-                &self.own_domains,
-            );
+            let domains = match view {
+                Some(v) => view_domains(v, envelope.mail_from.as_deref(), &self.own_domains),
+                None => message_domains(
+                    raw,
+                    &self.limits,
+                    envelope.mail_from.as_deref(),
+                    &self.own_domains,
+                ),
+            };
             Some(c.check(client_ip, &domains).await)
         };
         let antivirus = async {
@@ -182,13 +200,49 @@ impl Enricher {
             facts.antivirus = scanned;
         }
         let mut stamp = Stamp::default();
-        if let Some(v) = verdict {
-            if !v.timed_out.is_empty() {
-                tracing::info!(methods = ?v.timed_out, "authentication checks timed out");
-            }
-            stamp.auth_results = Some(v.header.clone());
+        if self.verifier.is_some() {
+            // We are the authority for our authserv-id: whatever claims it
+            // already is forged, verified or not, and it must not be
+            // believed by the analysis either.
+            stamp.authserv_id = Some(self.authserv_id.clone());
             stamp.forged = phishgate_core::view::auth::forged_auth_results(raw, &self.authserv_id);
-            facts.auth = Some(v.results);
+            let (header, results) = match (verdict, authenticated) {
+                (Some(v), _) => {
+                    if !v.timed_out.is_empty() {
+                        tracing::info!(methods = ?v.timed_out, "authentication checks timed out");
+                    }
+                    (v.header.clone(), v.results)
+                }
+                (None, Some(user)) => {
+                    let user: String = user
+                        .chars()
+                        .filter(|c| c.is_ascii_graphic() && *c != ';' && *c != '(' && *c != ')')
+                        .take(128)
+                        .collect();
+                    (
+                        format!("{}; auth=pass smtp.auth={user}", self.authserv_id),
+                        AuthResults {
+                            authserv_id: self.authserv_id.to_ascii_lowercase(),
+                            results: vec![AuthResult {
+                                method: "auth".into(),
+                                result: "pass".into(),
+                                props: vec![("smtp.auth".into(), user.to_ascii_lowercase())],
+                            }],
+                        },
+                    )
+                }
+                // No client address (no XFORWARD, an HTTP scan without `IP`):
+                // nothing was verified, and nothing claimed is believed.
+                (None, None) => (
+                    format!("{}; none", self.authserv_id),
+                    AuthResults {
+                        authserv_id: self.authserv_id.to_ascii_lowercase(),
+                        results: Vec::new(),
+                    },
+                ),
+            };
+            stamp.auth_results = Some(header);
+            facts.auth = Some(results);
         }
         if let Some(l) = listed {
             facts.dnsbl = l;

@@ -64,7 +64,17 @@ pub async fn release(
         });
     }
     let result = async {
-        let raw = store.quarantine_raw(id).await?;
+        let held = store.quarantine_raw(id).await?;
+        // The held copy is the message as it arrived: result headers and
+        // our authentication stamp in it are forged, never delivered.
+        let raw = phishgate_rewrite::apply(
+            &held,
+            &phishgate_rewrite::MessageEdits {
+                remove_prefixes: vec![crate::disposition::HEADER_PREFIX.to_string()],
+                remove_auth_results_of: settings.verified_authserv_id.iter().cloned().collect(),
+                ..phishgate_rewrite::MessageEdits::default()
+            },
+        );
         let stamp = format!(
             "X-Phishgate-Released: by {} from {} at {} (held as {id})\r\n",
             actor.who.replace(['\r', '\n'], " "),

@@ -239,9 +239,13 @@ impl Scanner {
             Err(failure) => {
                 self.metrics.error(iface, failure.token());
                 tracing::warn!(interface = iface.as_str(), error = failure.token(), detail = ?failure, "scan failed");
+                // Our authentication stamp does not depend on the analysis:
+                // forged results go and ours is added on this path too.
+                let mut disposition = Disposition::failed(failure, &loaded.settings);
+                disposition.stamp(&stamp);
                 Outcome {
                     result: None,
-                    disposition: Disposition::failed(failure, &loaded.settings),
+                    disposition,
                     elapsed,
                     loaded,
                 }

@@ -259,6 +259,10 @@ pub struct Settings {
     pub result_headers: bool,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Our authserv-id when the gateway verifies authentication itself
+    /// (`[auth] verify`): `Authentication-Results` claiming it in a held
+    /// message are forged and removed when it is released.
+    pub verified_authserv_id: Option<String>,
     /// Symbols that defer an otherwise accepted or warned message with a
     /// temporary error, so the sender retries later (e.g. `CLAMAV_TEMPFAIL`:
     /// do not deliver mail whose attachments could not be scanned; or
@@ -396,6 +400,10 @@ impl Settings {
             subject_tag: gw.subject_tag,
             result_headers: gw.result_headers,
             log_format: gw.log_format,
+            verified_authserv_id: config
+                .auth
+                .verify
+                .then(|| config.organization.authserv_id.clone()),
             tempfail_on: gw.tempfail_on,
             banner,
             storage_url: storage.url.clone(),

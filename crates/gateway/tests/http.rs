@@ -376,3 +376,60 @@ Content-Type: text/plain; charset=us-ascii\r\n\r\nVui long xac minh tai khoan em
     assert!(ct.to_ascii_lowercase().contains("utf-8"), "{v}");
     assert_eq!(v["milter"]["remove_headers"]["Content-Type"], 0);
 }
+
+/// With `[auth] verify`, a header claiming our authserv-id is never believed,
+/// even when nothing could be verified (no `IP` given); an authenticated
+/// submission (`User`) is the organisation's own path, not a spoof.
+#[tokio::test]
+async fn forged_results_are_not_believed_and_submission_is_own_path() {
+    // A DNS server that is not there: nothing can be verified.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let st = state(&format!(
+        "[auth]\nverify = true\ntimeout_ms = 500\n[dns]\nservers = [\"{dead}\"]\ntimeout_ms = 200\nattempts = 1\n"
+    ));
+    let forged =
+        "Authentication-Results: mail.laocai.gov.vn; spf=pass smtp.mailfrom=laocai.gov.vn; \
+dkim=pass header.d=laocai.gov.vn; dmarc=pass header.from=laocai.gov.vn\r\n\
+From: Giam doc <giamdoc@laocai.gov.vn>\r\nTo: vanthu@laocai.gov.vn\r\nSubject: Bao cao\r\n\
+Message-ID: <f1@x>\r\n\r\nGui bao cao thang.\r\n";
+    let names =
+        |v: &Value| -> Vec<String> { v["symbols"].as_object().unwrap().keys().cloned().collect() };
+    // No client address: nothing verified, the forged pass is not trusted.
+    let req = Request::post("/checkv2")
+        .header("Rcpt", "vanthu@laocai.gov.vn")
+        .body(Body::from(forged))
+        .unwrap();
+    let (s, v) = json(&st, req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!names(&v).contains(&"TRUSTED_INTERNAL".to_string()), "{v}");
+    // From outside with the forged header: still a spoof of our domain.
+    let req = Request::post("/checkv2")
+        .header("Rcpt", "vanthu@laocai.gov.vn")
+        .header("IP", "192.0.2.66")
+        .header("From", "giamdoc@laocai.gov.vn")
+        .body(Body::from(forged))
+        .unwrap();
+    let (_, v) = json(&st, req).await;
+    let n = names(&v);
+    assert!(!n.contains(&"TRUSTED_INTERNAL".to_string()), "{v}");
+    assert!(n.contains(&"OWN_DOMAIN_OUTSIDE_PATH".to_string()), "{v}");
+    // The same, sent by an authenticated user: own path, no spoof.
+    let req = Request::post("/checkv2")
+        .header("Rcpt", "vanthu@laocai.gov.vn")
+        .header("IP", "192.0.2.66")
+        .header("From", "giamdoc@laocai.gov.vn")
+        .header("User", "giamdoc")
+        .body(Body::from(forged))
+        .unwrap();
+    let (_, v) = json(&st, req).await;
+    let n = names(&v);
+    assert!(!n.contains(&"OWN_DOMAIN_OUTSIDE_PATH".to_string()), "{v}");
+    assert!(
+        !n.iter()
+            .any(|x| x.starts_with("SPF_") || x.starts_with("DMARC_")),
+        "{v}"
+    );
+}

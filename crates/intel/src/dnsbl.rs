@@ -165,14 +165,25 @@ pub fn message_domains(
     mail_from: Option<&str>,
     own_domains: &[String],
 ) -> Vec<String> {
-    let view = MessageView::build(raw, limits);
+    view_domains(&MessageView::build(raw, limits), mail_from, own_domains)
+}
+
+/// [`message_domains`] of an already parsed message. Names that are not
+/// valid DNS names (a label over 63 bytes, a name over 253) are left out:
+/// no list can hold them, and asking would only fail.
+pub fn view_domains(
+    view: &MessageView,
+    mail_from: Option<&str>,
+    own_domains: &[String],
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |host: &str| {
         let reg = registrable_domain(host);
         let own = own_domains
             .iter()
             .any(|o| reg == *o || reg.ends_with(&format!(".{o}")));
-        if !reg.is_empty() && reg.contains('.') && !own && !out.contains(&reg) {
+        let valid = reg.len() <= 253 && reg.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+        if valid && reg.contains('.') && !own && !out.contains(&reg) {
             out.push(reg);
         }
     };

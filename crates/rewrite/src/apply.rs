@@ -2,7 +2,9 @@
 
 use mail_parser::Message;
 
-use crate::headers::{block_items, encode_header_value, render_field, set_field, write_items};
+use crate::headers::{
+    block_items, encode_header_value, render_field, set_field, write_items, Item,
+};
 use crate::{dominant_newline, parse, HeaderEdit, MessageEdits};
 
 /// Builds the new message: `raw` with `edits` applied.
@@ -37,30 +39,19 @@ pub(crate) fn apply_parsed(raw: &[u8], msg: Option<&Message<'_>>, edits: &Messag
         out.extend_from_slice(raw);
         return out;
     };
-    let mut seen: Vec<(String, usize)> = Vec::new();
     items.retain(|item| {
         let Some(n) = item.name() else { return true };
         if is_removed(n, &edits.remove_headers, &edits.remove_prefixes) {
             return false;
         }
-        if edits.remove_occurrences.is_empty() {
+        if edits.remove_auth_results_of.is_empty() {
             return true;
         }
-        let lower = n.to_ascii_lowercase();
-        let index = match seen.iter_mut().find(|(name, _)| *name == lower) {
-            Some((_, count)) => {
-                *count += 1;
-                *count
-            }
-            None => {
-                seen.push((lower, 1));
-                1
-            }
+        let Item::Field { range, .. } = item else {
+            return true;
         };
-        !edits
-            .remove_occurrences
-            .iter()
-            .any(|(name, i)| *i == index && name.eq_ignore_ascii_case(n))
+        let field = raw.get(range.clone()).unwrap_or_default();
+        !claims_authserv_id(field, &edits.remove_auth_results_of)
     });
     if let Some(body) = &edits.body {
         for edit in &body.top_header_edits {
@@ -123,4 +114,39 @@ fn is_removed(name: &str, names: &[String], prefixes: &[String]) -> bool {
                     .get(..p.len())
                     .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
         })
+}
+
+/// Whether a whole raw field is an `Authentication-Results` whose
+/// authserv-id (its first token, comments skipped) is one of `ids`. Any
+/// field whose name reads as `Authentication-Results` once white space is
+/// ignored counts, so odd spellings cannot smuggle one past.
+fn claims_authserv_id(field: &[u8], ids: &[String]) -> bool {
+    let Some(colon) = field.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = field.split_at(colon);
+    let name: Vec<u8> = name
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .copied()
+        .collect();
+    if !name.eq_ignore_ascii_case(b"authentication-results") {
+        return false;
+    }
+    let value = String::from_utf8_lossy(value.get(1..).unwrap_or_default());
+    let mut depth = 0usize;
+    let mut cleaned = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => cleaned.push(c),
+            _ => {}
+        }
+    }
+    let id = cleaned
+        .split(|c: char| c == ';' || c.is_whitespace())
+        .find(|t| !t.is_empty())
+        .unwrap_or("");
+    ids.iter().any(|want| want.eq_ignore_ascii_case(id))
 }

@@ -209,10 +209,13 @@ pub struct MessageEdits {
     /// (ASCII case insensitive), e.g. `X-Phishgate-` to drop forged result
     /// headers.
     pub remove_prefixes: Vec<String>,
-    /// Single occurrences removed: (name, 1-based index among the top-level
-    /// fields of that name, counted in the original message), e.g. forged
-    /// `Authentication-Results` claiming our own authserv-id.
-    pub remove_occurrences: Vec<(String, usize)>,
+    /// `Authentication-Results` fields claiming one of these authserv-ids
+    /// (ASCII case insensitive) are removed: written before the message
+    /// reached the gateway that owns the id, so forged (RFC 8601 section 5).
+    /// Matched by content, not by position, so a field the parser reads
+    /// differently from another counter is never confused with its
+    /// neighbour.
+    pub remove_auth_results_of: Vec<String>,
     /// Headers added at the very top, in this order, as (name, decoded
     /// value); values are encoded with [`encode_header_value`].
     pub add_headers_top: Vec<(String, String)>,

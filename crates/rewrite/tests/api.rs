@@ -119,7 +119,7 @@ fn apply_removes_forged_headers_and_keeps_the_rest() {
     let edits = MessageEdits {
         remove_headers: vec!["x-spam-flag".into()],
         remove_prefixes: vec!["X-Phishgate-".into()],
-        remove_occurrences: Vec::new(),
+        remove_auth_results_of: Vec::new(),
         add_headers_top: vec![
             ("X-Phishgate-Action".into(), "warn".into()),
             (
@@ -386,7 +386,7 @@ authentication-results: mail.laocai.gov.vn; dkim=pass (forged)\r\n\
 Authentication-Results: other.example;\r\n spf=none\r\n\
 Subject: hi\r\n\r\nbody\r\n";
     let edits = MessageEdits {
-        remove_occurrences: vec![("Authentication-Results".into(), 2)],
+        remove_auth_results_of: vec!["MAIL.laocai.gov.vn".into()],
         add_headers_top: vec![(
             "Authentication-Results".into(),
             "mail.laocai.gov.vn; spf=fail".into(),
@@ -402,4 +402,20 @@ Received: by x\r\n\
 Authentication-Results: other.example;\r\n spf=none\r\n\
 Subject: hi\r\n\r\nbody\r\n"
     );
+}
+
+#[test]
+fn forged_results_are_matched_by_content_not_position() {
+    // An odd spelling of the name before the forged field must not make the
+    // wrong one go (the parser and a plain counter read it differently).
+    let raw = b"Authentication -Results: mx.other.example; spf=pass\r\n\
+Authentication-Results: (c) MAIL.laocai.gov.vn; dmarc=pass\r\n\
+Subject: hi\r\n\r\nbody\r\n";
+    let edits = MessageEdits {
+        remove_auth_results_of: vec!["mail.laocai.gov.vn".into()],
+        ..MessageEdits::default()
+    };
+    let out = String::from_utf8(apply(raw, &edits)).unwrap();
+    assert!(out.contains("mx.other.example"), "{out}");
+    assert!(!out.contains("dmarc=pass"), "{out}");
 }

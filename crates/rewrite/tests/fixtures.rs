@@ -86,7 +86,7 @@ fn edits_for(raw: &[u8], body: Option<BodyRewrite>) -> MessageEdits {
     let subject = parse(raw).subject().unwrap_or("").to_string();
     MessageEdits {
         remove_prefixes: vec!["X-Phishgate-".into()],
-        remove_occurrences: Vec::new(),
+        remove_auth_results_of: Vec::new(),
         add_headers_top: vec![("X-Phishgate-Action".into(), "warn".into())],
         set_subject: tag_subject(&subject, TAG),
         body,

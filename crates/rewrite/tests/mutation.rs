@@ -109,7 +109,7 @@ fn mutated_fixtures_never_panic() {
         let edits = MessageEdits {
             remove_headers: vec!["subject".into()],
             remove_prefixes: vec!["x-".into(), "content-".into()],
-            remove_occurrences: Vec::new(),
+            remove_auth_results_of: Vec::new(),
             add_headers_top: vec![("X-Phishgate-Action".into(), "warn".into())],
             set_subject: Some("[CẢNH BÁO] x".into()),
             body,
