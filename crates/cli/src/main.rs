@@ -8,6 +8,7 @@
 
 mod admin;
 mod bench;
+mod eval;
 mod input;
 mod learn;
 mod loadgen;
@@ -105,6 +106,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Measure detection on labelled folders: rates, false positives, ROC (text, JSON, HTML).
+    ///
+    /// Messages are normalised first (collection marks removed) and split
+    /// by campaign; `--split test` evaluates only the held-out third.
+    Eval(eval::Args),
     /// Held messages: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(admin::QuarantineCmd),
@@ -276,6 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Loadgen(args) => loadgen::run(args),
         Command::Learn(args) => learn::run(args).map(ExitCode::from),
+        Command::Eval(args) => eval::run(args),
         Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
         Command::History(a) => admin_rt(admin::history(a)),
         Command::Backup { store, file } => admin_rt(admin::backup(store, file)),
