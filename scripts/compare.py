@@ -273,7 +273,7 @@ def main():
     ap.add_argument("--spam", action="append", default=[])
     ap.add_argument("--ham", action="append", default=[])
     ap.add_argument("--split", default="test", choices=["test", "train", "all"])
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="at most this many messages per class")
     ap.add_argument("--json", help="write the numbers here")
     args = ap.parse_args()

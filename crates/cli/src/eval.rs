@@ -81,6 +81,11 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// Print `class<TAB>file` for every message of the chosen split instead
+    /// of a report (scripts/compare.py feeds exactly these to the other
+    /// filters).
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Messages prepared from labelled folders, in a stable order.
@@ -89,10 +94,17 @@ pub struct Loaded {
     pub records: Vec<Record>,
     /// Inputs without a verdict.
     pub errors: Vec<InputError>,
+    /// The classifier's features of each record (same order), when asked.
+    pub learn: Vec<Option<phishgate_core::learn::Features>>,
 }
 
 enum One {
-    Done(Box<Record>, Features, u64),
+    Done(
+        Box<Record>,
+        Features,
+        u64,
+        Option<phishgate_core::learn::Features>,
+    ),
     Error(InputError),
 }
 
@@ -103,6 +115,7 @@ pub fn load(
     labelled: &[(Class, &[String])],
     seed: u64,
     pool: &rayon::ThreadPool,
+    learn_bits: Option<u8>,
 ) -> Result<Loaded> {
     let mut items: Vec<(Class, Item)> = Vec::new();
     for (class, paths) in labelled {
@@ -122,7 +135,7 @@ pub fn load(
         items
             .par_iter()
             .map(|(class, item)| {
-                let o = prepare_item(engine, *class, item);
+                let o = prepare_item(engine, *class, item, learn_bits);
                 if let Some(pb) = &progress {
                     pb.inc(1);
                 }
@@ -137,12 +150,14 @@ pub fn load(
     let mut features = Vec::new();
     let mut ids = Vec::new();
     let mut errors = Vec::new();
+    let mut learn = Vec::new();
     for o in outcomes {
         match o {
-            One::Done(r, f, id) => {
+            One::Done(r, f, id, l) => {
                 records.push(*r);
                 features.push(f);
                 ids.push(id);
+                learn.push(l);
             }
             One::Error(e) => errors.push(e),
         }
@@ -152,10 +167,14 @@ pub fn load(
         r.group = g;
         r.part = phishgate_eval::part_of(g, seed);
     }
-    Ok(Loaded { records, errors })
+    Ok(Loaded {
+        records,
+        errors,
+        learn,
+    })
 }
 
-fn prepare_item(engine: &Engine, class: Class, item: &Item) -> One {
+fn prepare_item(engine: &Engine, class: Class, item: &Item, learn_bits: Option<u8>) -> One {
     let source = item.source();
     let data = match item {
         Item::Error { message, .. } => {
@@ -177,7 +196,7 @@ fn prepare_item(engine: &Engine, class: Class, item: &Item) -> One {
             }
         },
     };
-    let p = phishgate_eval::prepare(engine, &data);
+    let (p, learn) = phishgate_eval::prepare_with(engine, &data, learn_bits);
     if p.result.symbols.iter().any(|s| s.name == "NOT_MAIL") {
         return One::Error(InputError {
             source,
@@ -200,7 +219,7 @@ fn prepare_item(engine: &Engine, class: Class, item: &Item) -> One {
         group: 0,
         part: phishgate_eval::Part::Train,
     };
-    One::Done(Box::new(record), p.features, p.id)
+    One::Done(Box::new(record), p.features, p.id, learn)
 }
 
 /// Runs `phishgate eval`.
@@ -210,7 +229,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let config = crate::load_config(args.config.as_ref())?;
     let config_hash = phishgate_eval::config_hash(&config);
-    let engine = Engine::new(config)?;
+    let engine = phishgate_gateway::scanner::engine_for(config)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()
@@ -221,7 +240,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         (Class::Spam, &args.spam),
         (Class::Ham, &args.ham),
     ];
-    let loaded = load(&engine, &labelled, args.seed, &pool)?;
+    let loaded = load(&engine, &labelled, args.seed, &pool, None)?;
+    if args.list {
+        let select = SplitSelect::from(args.split);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for r in loaded.records.iter().filter(|r| select.includes(r.part)) {
+            writeln!(out, "{}\t{}", r.class.as_str(), r.source)?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -13,6 +13,7 @@ mod input;
 mod learn;
 mod loadgen;
 mod output;
+mod train;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -147,6 +148,9 @@ enum Command {
     /// Teach the classifier: messages that are phishing/spam or legitimate
     /// (bounded step per message; writes the organisation's model file).
     Learn(learn::LearnArgs),
+    /// Train the learned classifier on labelled folders (the train part of
+    /// the campaign split; see the README, "Measuring detection").
+    Train(train::TrainArgs),
     /// Run the gateway: milter, SMTP content filter and HTTP API (see `[listen]`).
     ///
     /// SIGHUP reloads the configuration; SIGTERM/SIGINT stop after the
@@ -282,6 +286,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Loadgen(args) => loadgen::run(args),
         Command::Learn(args) => learn::run(args).map(ExitCode::from),
+        Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
         Command::History(a) => admin_rt(admin::history(a)),

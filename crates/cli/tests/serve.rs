@@ -116,7 +116,7 @@ fn checkv2_is_recorded_and_adhoc_scans_are_not() {
         std::fs::read(support::repo().join("corpus/phish/vi/04-hop-thu-day-99.eml")).unwrap();
     for _ in 0..3 {
         let v = s.post_json("/api/v1/scan", &[("Rcpt", "adhoc@laocai.gov.vn")], &lure);
-        assert_eq!(v["action"], "quarantine", "{v}");
+        assert_ne!(v["action"], "accept", "{v}");
     }
     let v = s.post_json("/checkv2", &[("Rcpt", "flow@laocai.gov.vn")], &lure);
     assert!(v["score"].as_f64().unwrap() > 0.0, "{v}");

@@ -46,8 +46,13 @@ fn messages() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The private database, and no `reject` (the lures are held, which is
+/// what this test is about, not refused in the session).
 fn storage(pg: &PgServer) -> String {
-    format!("[storage]\nurl = \"{}\"\n", pg.url())
+    format!(
+        "[storage]\nurl = \"{}\"\n\n[actions]\nreject = 100.0\n",
+        pg.url()
+    )
 }
 
 /// Recipients found in the Maildir.

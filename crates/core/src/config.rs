@@ -91,7 +91,7 @@ impl Default for ClassifierConfig {
             enabled: true,
             model: String::new(),
             unwanted_at: 0.6,
-            wanted_below: 0.05,
+            wanted_below: 0.1,
             learn_from_decisions: false,
         }
     }

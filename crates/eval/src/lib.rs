@@ -64,6 +64,17 @@ pub struct Prepared {
 /// kept (see [`normalize::normalize_keeping`]); the `Return-Path` address
 /// becomes the envelope's `mail_from`, as the gateway would know it.
 pub fn prepare(engine: &phishgate_core::Engine, raw: &[u8]) -> Prepared {
+    prepare_with(engine, raw, None).0
+}
+
+/// [`prepare`], and with `learn_bits` the classifier's features of the same
+/// normalised message (for `phishgate train`: the model learns from exactly
+/// what evaluation and the gateway see).
+pub fn prepare_with(
+    engine: &phishgate_core::Engine,
+    raw: &[u8],
+    learn_bits: Option<u8>,
+) -> (Prepared, Option<phishgate_core::learn::Features>) {
     let own = &engine.config().organization.authserv_id;
     let normalized = normalize::normalize_keeping(raw, Some(own.as_str()));
     let view = phishgate_core::view::MessageView::build(&normalized.bytes, &engine.config().limits);
@@ -80,7 +91,8 @@ pub fn prepare(engine: &phishgate_core::Engine, raw: &[u8]) -> Prepared {
             facts: &facts,
         },
     );
-    Prepared {
+    let learn = learn_bits.map(|bits| phishgate_core::learn::features_of_view(&view, bits));
+    let prepared = Prepared {
         result,
         features: Features::from_view(&view),
         id: hash::h64(&[
@@ -88,7 +100,8 @@ pub fn prepare(engine: &phishgate_core::Engine, raw: &[u8]) -> Prepared {
             &normalized.bytes,
             normalized.envelope_from.as_deref().unwrap_or("").as_bytes(),
         ]),
-    }
+    };
+    (prepared, learn)
 }
 
 /// A short, stable hash of the effective configuration (SHA-256 of its
