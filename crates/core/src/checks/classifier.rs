@@ -27,7 +27,14 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     let c = &ctx.config.classifier;
     let mut evidence = vec![format!("p={p:.2}")];
     if p >= c.unwanted_at {
-        for (name, _) in model.top_contributions(&features, EVIDENCE) {
+        // Name what a person can check: words, word pairs, domains, paths,
+        // attachment types; not the structural counters.
+        let telling = model
+            .top_contributions(&features, 4 * EVIDENCE)
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("n:") && !name.starts_with("ls:"))
+            .take(EVIDENCE);
+        for (name, _) in telling {
             evidence.push(name);
         }
         let span = (1.0 - c.unwanted_at).max(1e-3);
