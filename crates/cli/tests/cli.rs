@@ -519,3 +519,42 @@ fn train_is_reproducible_and_its_model_is_used() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("both unwanted"));
 }
+
+/// The classifier can help hold a message but not refuse it: a lure whose
+/// rules alone stay under `reject` is quarantined, unless the site lets the
+/// model decide refusals too (`[classifier] may_reject`).
+#[test]
+fn the_classifier_alone_never_rejects() {
+    let lure = corpus().join("phish/vi/04-hop-thu-day-99.eml");
+    let scan = |cfg: &Path| {
+        let out = run(&[
+            "scan",
+            "--format",
+            "json",
+            "--config",
+            cfg.to_str().unwrap(),
+            lure.to_str().unwrap(),
+        ]);
+        json_lines(&out).remove(0)
+    };
+    let dir = tmpdir("may-reject");
+    let base = std::fs::read_to_string(config()).unwrap();
+    let (off, on) = (dir.join("off.toml"), dir.join("on.toml"));
+    std::fs::write(&off, &base).unwrap();
+    std::fs::write(&on, format!("{base}\n[classifier]\nmay_reject = true\n")).unwrap();
+    let v = scan(&off);
+    let ml: f64 = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "ML_UNWANTED")
+        .map(|s| s["score"].as_f64().unwrap())
+        .sum();
+    let score = v["score"].as_f64().unwrap();
+    assert!(
+        score >= 15.0 && score - ml < 15.0,
+        "the test needs such a lure: {v}"
+    );
+    assert_eq!(v["action"], "quarantine", "{v}");
+    assert_eq!(scan(&on)["action"], "reject");
+}

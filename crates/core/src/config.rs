@@ -83,6 +83,11 @@ pub struct ClassifierConfig {
     /// `phishgate quarantine release` (wanted mail) and `quarantine
     /// confirm` (phishing). Off by default; the model file must be writable.
     pub learn_from_decisions: bool,
+    /// Whether the classifier's points may carry a message over the
+    /// `reject` threshold. Off by default: the model can warn on its own and
+    /// help hold a message, but a refusal (in milter mode a bounce that no
+    /// administrator can release) needs the rules alone to reach `reject`.
+    pub may_reject: bool,
 }
 
 impl Default for ClassifierConfig {
@@ -93,6 +98,7 @@ impl Default for ClassifierConfig {
             unwanted_at: 0.6,
             wanted_below: 0.1,
             learn_from_decisions: false,
+            may_reject: false,
         }
     }
 }

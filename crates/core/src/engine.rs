@@ -303,9 +303,23 @@ impl Engine {
         let mut ctx = Context::new(self, view, input.envelope, input.facts);
         pipeline::run(&mut ctx, &mut findings);
         let verdict = scoring::score(findings.as_slice(), &self.config, &self.composites);
+        let mut action = verdict.action;
+        if action == Action::Reject && !self.config.classifier.may_reject {
+            // The model may warn or help hold, but refusing a message (a
+            // bounce nobody can release) takes the rules' own evidence.
+            let learned: f64 = verdict
+                .symbols
+                .iter()
+                .filter(|s| s.group == "classifier" && s.score > 0.0)
+                .map(|s| s.score)
+                .sum();
+            if verdict.score - learned < self.config.actions.reject {
+                action = Action::Quarantine;
+            }
+        }
         ScanResult {
             score: verdict.score,
-            action: verdict.action,
+            action,
             thresholds: self.config.actions.into(),
             symbols: verdict.symbols,
             from: view.from.as_ref().map(|m| m.address.clone()),
