@@ -51,9 +51,10 @@ impl From<SplitArg> for SplitSelect {
     }
 }
 
-/// Arguments of `phishgate eval`.
+/// The labelled inputs shared by `phishgate eval` and `phishgate train`:
+/// the same folders and seed give the same campaign split in both.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct Labelled {
     /// Configuration file (TOML); shipped defaults when absent.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
@@ -66,6 +67,42 @@ pub struct Args {
     /// Folder, file, mbox or Maildir of legitimate mail (repeatable).
     #[arg(long)]
     pub ham: Vec<String>,
+    /// Seed of the split (the same seed and folders give the same split).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+impl Labelled {
+    /// The folders by class; an error when none is given.
+    pub fn classes(&self) -> Result<[(Class, &[String]); 3]> {
+        if self.phish.is_empty() && self.spam.is_empty() && self.ham.is_empty() {
+            bail!("give at least one labelled folder: --phish DIR, --spam DIR or --ham DIR");
+        }
+        Ok([
+            (Class::Phish, &self.phish),
+            (Class::Spam, &self.spam),
+            (Class::Ham, &self.ham),
+        ])
+    }
+
+    /// A worker pool of `--jobs` threads (all cores by default).
+    pub fn pool(&self) -> Result<rayon::ThreadPool> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.jobs.unwrap_or(0))
+            .build()
+            .context("cannot start worker threads")
+    }
+}
+
+/// Arguments of `phishgate eval`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Inputs, configuration, seed, threads.
+    #[command(flatten)]
+    pub input: Labelled,
     /// Report format.
     #[arg(long, short = 'f', value_enum, default_value_t = EvalFormat::Text)]
     pub format: EvalFormat,
@@ -75,12 +112,6 @@ pub struct Args {
     /// Evaluate every message, or one part of the campaign split.
     #[arg(long, value_enum, default_value_t = SplitArg::All)]
     pub split: SplitArg,
-    /// Seed of the split (the same seed and folders give the same split).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Worker threads (default: all cores).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
     /// Print `class<TAB>file` for every message of the chosen split instead
     /// of a report (scripts/compare.py feeds exactly these to the other
     /// filters).
@@ -224,23 +255,13 @@ fn prepare_item(engine: &Engine, class: Class, item: &Item, learn_bits: Option<u
 
 /// Runs `phishgate eval`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.phish.is_empty() && args.spam.is_empty() && args.ham.is_empty() {
-        bail!("give at least one labelled folder: --phish DIR, --spam DIR or --ham DIR");
-    }
-    let config = crate::load_config(args.config.as_ref())?;
+    let labelled = args.input.classes()?;
+    let config = crate::load_config(args.input.config.as_ref())?;
     let config_hash = phishgate_eval::config_hash(&config);
     let engine = phishgate_gateway::scanner::engine_for(config)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = args.input.pool()?;
     let started = std::time::Instant::now();
-    let labelled: [(Class, &[String]); 3] = [
-        (Class::Phish, &args.phish),
-        (Class::Spam, &args.spam),
-        (Class::Ham, &args.ham),
-    ];
-    let loaded = load(&engine, &labelled, args.seed, &pool, None)?;
+    let loaded = load(&engine, &labelled, args.input.seed, &pool, None)?;
     if args.list {
         let select = SplitSelect::from(args.split);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -261,7 +282,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         config_hash,
         engine.config().actions.into(),
         args.split.into(),
-        args.seed,
+        args.input.seed,
     );
     meta.threads = pool.current_num_threads();
     meta.elapsed_seconds = (elapsed * 1000.0).round() / 1000.0;

@@ -21,18 +21,9 @@ use crate::eval::SplitArg;
 /// `phishgate train` arguments.
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Configuration file (TOML); shipped defaults when absent.
-    #[arg(long, short = 'c')]
-    pub config: Option<PathBuf>,
-    /// Phishing (repeatable), split by campaign.
-    #[arg(long)]
-    pub phish: Vec<String>,
-    /// Spam (repeatable), split by campaign.
-    #[arg(long)]
-    pub spam: Vec<String>,
-    /// Legitimate mail (repeatable), split by campaign.
-    #[arg(long)]
-    pub ham: Vec<String>,
+    /// Inputs split by campaign, configuration, seed, threads.
+    #[command(flatten)]
+    pub input: crate::eval::Labelled,
     /// Phishing learned from in full (the project's fixtures).
     #[arg(long)]
     pub always_phish: Vec<String>,
@@ -42,9 +33,6 @@ pub struct TrainArgs {
     /// Which part of the campaign split to learn from.
     #[arg(long, value_enum, default_value_t = SplitArg::Train)]
     pub split: SplitArg,
-    /// Seed of the split (the same as `phishgate eval --seed`).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Passes over the data.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -54,32 +42,19 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, short = 'o')]
     pub output: PathBuf,
-    /// Worker threads (default: all cores).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
 }
 
 /// Runs `phishgate train`.
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
-    if a.phish.is_empty() && a.spam.is_empty() && a.ham.is_empty() {
-        bail!("give labelled folders: --phish DIR, --spam DIR, --ham DIR");
-    }
-    let mut config = crate::load_config(a.config.as_ref())?;
+    let labelled = a.input.classes()?;
+    let mut config = crate::load_config(a.input.config.as_ref())?;
     // Scanning while loading is only for the split; the model being
     // replaced must not matter.
     config.classifier.enabled = false;
     let engine = phishgate_core::Engine::new(config)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = a.input.pool()?;
     let started = std::time::Instant::now();
-    let labelled: [(Class, &[String]); 3] = [
-        (Class::Phish, &a.phish),
-        (Class::Spam, &a.spam),
-        (Class::Ham, &a.ham),
-    ];
-    let loaded = crate::eval::load(&engine, &labelled, a.seed, &pool, Some(a.bits))?;
+    let loaded = crate::eval::load(&engine, &labelled, a.input.seed, &pool, Some(a.bits))?;
     let select = SplitSelect::from(a.split);
     let mut data = Vec::new();
     let mut counts = [0usize; 3];
@@ -101,7 +76,7 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     }
     let always: [(Class, &[String]); 2] =
         [(Class::Phish, &a.always_phish), (Class::Ham, &a.always_ham)];
-    let extra = crate::eval::load(&engine, &always, a.seed, &pool, Some(a.bits))?;
+    let extra = crate::eval::load(&engine, &always, a.input.seed, &pool, Some(a.bits))?;
     let mut fixtures = 0usize;
     for (r, f) in extra.records.iter().zip(extra.learn) {
         if let Some(f) = f {
@@ -114,7 +89,7 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     }
     let opts = TrainOptions {
         epochs: a.epochs,
-        seed: a.seed.wrapping_add(42),
+        seed: a.input.seed.wrapping_add(42),
         ..TrainOptions::default()
     };
     let model = Model::train(a.bits, &data, opts);
