@@ -80,9 +80,16 @@ fn queued(pf: &Postfix) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 /// Sends N messages in sessions of 4 (paced), kills PostgreSQL once a
-/// quarter is answered, starts it again once `restart_at` are answered.
+/// quarter is answered, and starts it again once five eighths are answered
+/// and phishgate has met the outage with a lure (its log says a quarantine
+/// copy could not be stored; Postfix may deliver to a content filter
+/// seconds after it answered the sender, so answers alone do not tell).
 /// Returns the recipients and those refused in the SMTP session.
-fn load_with_outage(pf: &Postfix, pg: &PgServer) -> (Vec<String>, BTreeSet<String>) {
+fn load_with_outage(
+    pf: &Postfix,
+    pg: &PgServer,
+    server: &Server,
+) -> (Vec<String>, BTreeSet<String>) {
     let corpus = messages();
     let rcpts: Vec<String> = (0..N).map(|i| format!("y{i}@{DOMAIN}")).collect();
     let answered = AtomicUsize::new(0);
@@ -129,6 +136,16 @@ fn load_with_outage(pf: &Postfix, pg: &PgServer) -> (Vec<String>, BTreeSet<Strin
         wait_for(N / 4);
         pg.kill().unwrap();
         wait_for(N * 5 / 8);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let log = server.log_text();
+            if log.contains("cannot store the quarantine copy")
+                || log.contains("quarantine store failed")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         pg.start_again().unwrap();
     });
     (rcpts, refused.into_inner().unwrap())
@@ -218,7 +235,7 @@ fn content_filter_mode_survives_postgres_outage() {
         &storage(&pg),
         "minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n",
     );
-    let (rcpts, refused) = load_with_outage(&pf, &pg);
+    let (rcpts, refused) = load_with_outage(&pf, &pg, &server);
     // After-queue: Postfix took everything; lures that met the outage were
     // deferred (451 from phishgate) and retried.
     assert!(refused.is_empty(), "{refused:?}");
@@ -285,7 +302,7 @@ fn content_filter_mode_survives_postgres_outage() {
 fn milter_mode_survives_postgres_outage() {
     let pg = PgServer::start().unwrap();
     let (pf, server) = support::milter_pair("pg-outage-milter", &storage(&pg));
-    let (rcpts, refused) = load_with_outage(&pf, &pg);
+    let (rcpts, refused) = load_with_outage(&pf, &pg, &server);
     let (got, quarantined, hold) = settle(&pf, &server, &rcpts, &refused);
     // Lures that met the outage were put on Postfix's hold queue (the
     // store could not take them): safe, and visible with `postqueue -p`.
