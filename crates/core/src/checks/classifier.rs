@@ -22,11 +22,13 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         return;
     };
     let folded = ctx.text.own.as_ref().map_or("", |o| o.text.as_str());
-    let features = extract(ctx.view, folded, model.bits);
+    let features = extract(ctx.view, folded, model.bits, false);
     let p = model.probability(&features);
     let c = &ctx.config.classifier;
     let mut evidence = vec![format!("p={p:.2}")];
     if p >= c.unwanted_at {
+        // Only now are the features' names worth writing down.
+        let features = extract(ctx.view, folded, model.bits, true);
         // Name what a person can check: words, word pairs, domains, paths,
         // attachment types; not the structural counters.
         let telling = model

@@ -27,7 +27,8 @@ pub struct Features {
     pub index: Vec<u32>,
     /// Values (all equal: binary features, L2-normalised).
     pub value: Vec<f32>,
-    /// The feature behind each index (the first one seen, when two collide).
+    /// The feature behind each index (the first one seen, when two collide);
+    /// empty unless asked for (see [`extract`]).
     pub name: Vec<String>,
 }
 
@@ -71,31 +72,34 @@ fn words(folded: &str) -> impl Iterator<Item = &str> {
 /// Features of a parsed message whose own words (`view.own_words()`) were
 /// folded into `own_folded` (the engine has done that for the lure check;
 /// [`features_of_view`] does it for training).
-pub fn extract(view: &MessageView, own_folded: &str, bits: u8) -> Features {
-    let mut raw: Vec<String> = Vec::new();
+///
+/// `names`: keep each feature's text (for evidence). Scoring alone does not
+/// need them, so the check asks for them only when it reports.
+pub fn extract(view: &MessageView, own_folded: &str, bits: u8, names: bool) -> Features {
+    let mut raw = Collector::new(bits, names);
     let subject = phishgate_text::fold_simple(&view.subject);
     for w in words(&subject) {
-        raw.push(format!("s:{}", shape_digits(w)));
+        raw.push(format_args!("s:{}", shape_digits(w)));
     }
     let mut prev: Option<String> = None;
     for w in words(own_folded) {
         let w = shape_digits(w);
         if let Some(p) = &prev {
-            raw.push(format!("b:{p}_{w}"));
+            raw.push(format_args!("b:{p}_{w}"));
         }
-        raw.push(format!("w:{w}"));
+        raw.push(format_args!("w:{w}"));
         prev = Some(w);
     }
     let mut n_links = 0usize;
     for l in view.links.iter().filter(|l| !l.quoted) {
         let Some(u) = &l.url else { continue };
         n_links += 1;
-        raw.push(format!("ld:{}", u.registrable));
+        raw.push(format_args!("ld:{}", u.registrable));
         if u.host != u.registrable {
-            raw.push(format!("lh:{}", u.host));
+            raw.push(format_args!("lh:{}", u.host));
         }
         if let Some(tld) = u.host.rsplit('.').next() {
-            raw.push(format!("lt:{tld}"));
+            raw.push(format_args!("lt:{tld}"));
         }
         let seg = u
             .path
@@ -104,70 +108,97 @@ pub fn extract(view: &MessageView, own_folded: &str, bits: u8) -> Features {
             .next()
             .unwrap_or("");
         if !seg.is_empty() {
-            raw.push(format!("lp:{}", shape_digits(seg)));
+            raw.push(format_args!("lp:{}", shape_digits(seg)));
         }
         if u.is_ip {
-            raw.push("l:ip".into());
+            raw.push(format_args!("l:ip"));
         }
-        raw.push(format!("ls:{}", u.scheme));
+        raw.push(format_args!("ls:{}", u.scheme));
     }
-    raw.push(format!("n:links:{}", bucket(n_links)));
+    raw.push(format_args!("n:links:{}", bucket(n_links)));
     for a in &view.attachments {
         let ext = a
             .name
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase())
             .unwrap_or_default();
-        raw.push(format!("ae:{ext}"));
-        raw.push(format!("at:{}", a.declared_type.to_ascii_lowercase()));
+        raw.push(format_args!("ae:{ext}"));
+        raw.push(format_args!("at:{}", a.declared_type.to_ascii_lowercase()));
         if a.macros {
-            raw.push("a:macros".into());
+            raw.push(format_args!("a:macros"));
         }
         if a.archive.is_some() {
-            raw.push("a:archive".into());
+            raw.push(format_args!("a:archive"));
         }
     }
-    raw.push(format!("n:attachments:{}", bucket(view.attachments.len())));
+    raw.push(format_args!(
+        "n:attachments:{}",
+        bucket(view.attachments.len())
+    ));
     if !view.forms.is_empty() {
-        raw.push("h:form".into());
+        raw.push(format_args!("h:form"));
     }
     if view.html.scripts > 0 {
-        raw.push("h:script".into());
+        raw.push(format_args!("h:script"));
     }
     if view.html.hidden_chars > 0 {
-        raw.push("h:hidden".into());
+        raw.push(format_args!("h:hidden"));
     }
-    raw.push(format!("n:images:{}", bucket(view.images)));
+    raw.push(format_args!("n:images:{}", bucket(view.images)));
     if let Some(f) = &view.from {
         if let Some((_, d)) = f.address.rsplit_once('@') {
-            raw.push(format!("fd:{}", d.to_ascii_lowercase()));
+            raw.push(format_args!("fd:{}", d.to_ascii_lowercase()));
         }
     }
-    hash(raw, bits)
+    raw.finish()
 }
 
 /// [`extract`] for a message outside the engine (training): folds its own
 /// words the way the engine does.
 pub fn features_of_view(view: &MessageView, bits: u8) -> Features {
     let own = phishgate_text::fold(&view.own_words());
-    extract(view, &own.text, bits)
+    extract(view, &own.text, bits, false)
 }
 
-fn hash(raw: Vec<String>, bits: u8) -> Features {
-    let mask: u64 = (1u64 << bits.clamp(8, 24)) - 1;
-    let mut pairs: Vec<(u32, String)> = raw
-        .into_iter()
-        .map(|f| (u32::try_from(fnv1a(&f) & mask).unwrap_or(0), f))
-        .collect();
-    pairs.sort_by_key(|a| a.0);
-    pairs.dedup_by(|a, b| a.0 == b.0);
-    pairs.truncate(MAX_FEATURES);
-    let n = pairs.len().max(1) as f32;
-    let v = 1.0 / n.sqrt();
-    Features {
-        value: vec![v; pairs.len()],
-        index: pairs.iter().map(|p| p.0).collect(),
-        name: pairs.into_iter().map(|p| p.1).collect(),
+/// Hashes features as they are written, into one reused buffer.
+struct Collector {
+    mask: u64,
+    names: bool,
+    buf: String,
+    pairs: Vec<(u32, Option<String>)>,
+}
+
+impl Collector {
+    fn new(bits: u8, names: bool) -> Collector {
+        Collector {
+            mask: (1u64 << bits.clamp(8, 24)) - 1,
+            names,
+            buf: String::new(),
+            pairs: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, feature: std::fmt::Arguments<'_>) {
+        use std::fmt::Write as _;
+        self.buf.clear();
+        let _ = self.buf.write_fmt(feature);
+        let index = u32::try_from(fnv1a(&self.buf) & self.mask).unwrap_or(0);
+        let name = self.names.then(|| self.buf.clone());
+        self.pairs.push((index, name));
+    }
+
+    fn finish(mut self) -> Features {
+        // Stable: of two features in one bucket, the first one seen names it.
+        self.pairs.sort_by_key(|p| p.0);
+        self.pairs.dedup_by(|a, b| a.0 == b.0);
+        self.pairs.truncate(MAX_FEATURES);
+        let n = self.pairs.len().max(1) as f32;
+        let v = 1.0 / n.sqrt();
+        Features {
+            value: vec![v; self.pairs.len()],
+            index: self.pairs.iter().map(|p| p.0).collect(),
+            name: self.pairs.into_iter().filter_map(|p| p.1).collect(),
+        }
     }
 }
 
@@ -180,13 +211,25 @@ mod tests {
         MessageView::build(raw.as_bytes(), &Limits::default())
     }
 
+    /// With names, folded as the engine does.
+    fn named(v: &MessageView, bits: u8) -> Features {
+        let own = phishgate_text::fold(&v.own_words());
+        let f = extract(v, &own.text, bits, true);
+        let plain = features_of_view(v, bits);
+        // Names change nothing but the names.
+        assert_eq!((&f.index, &f.value), (&plain.index, &plain.value));
+        assert!(plain.name.is_empty());
+        assert_eq!(f.name.len(), f.index.len());
+        f
+    }
+
     #[test]
     fn same_words_same_features_whatever_the_diacritics() {
-        let a = features_of_view(
+        let a = named(
             &view("Subject: Xác minh tài khoản\r\n\r\nVui lòng xác minh tài khoản ngay.\r\n"),
             18,
         );
-        let b = features_of_view(
+        let b = named(
             &view("Subject: Xac minh tai khoan\r\n\r\nVui long xac minh tai khoan ngay.\r\n"),
             18,
         );
@@ -196,7 +239,7 @@ mod tests {
 
     #[test]
     fn sorted_unique_normalised() {
-        let f = features_of_view(
+        let f = named(
             &view("Subject: a b c\r\n\r\nhello hello world http://x.example/login\r\n"),
             16,
         );
