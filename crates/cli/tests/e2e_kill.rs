@@ -62,18 +62,15 @@ impl Tally {
 
 fn delivered(pf: &Postfix) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for d in pf.maildir("catchall") {
-        *out.entry(d.header("X-Original-To").unwrap()).or_default() += 1;
+    for r in support::delivered_rcpts(pf) {
+        *out.entry(r).or_default() += 1;
     }
     out
 }
 
 fn queued(pf: &Postfix) -> BTreeSet<String> {
-    pf.queue()
-        .unwrap()
-        .into_iter()
-        .flat_map(|q| q.recipients.into_iter().map(|r| r.address))
-        .collect()
+    let (hold, other) = support::queued_rcpts(pf);
+    hold.into_iter().chain(other).collect()
 }
 
 /// Sends N messages in sessions of 4, killing and restarting phishgate once

@@ -25,8 +25,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use phishgate_testkit::{Message, PgServer, Postfix, QueueName, SmtpSink};
-use support::{repo, Server};
+use phishgate_testkit::{Message, PgServer, Postfix, SmtpSink};
+use support::{delivered_rcpts, queued_rcpts, repo, Server};
 
 const DOMAIN: &str = "laocai.gov.vn";
 /// Messages per run (bounded load).
@@ -53,30 +53,6 @@ fn storage(pg: &PgServer) -> String {
         "[storage]\nurl = \"{}\"\n\n[actions]\nreject = 100.0\n",
         pg.url()
     )
-}
-
-/// Recipients found in the Maildir.
-fn delivered(pf: &Postfix) -> Vec<String> {
-    pf.maildir("catchall")
-        .iter()
-        .map(|d| d.header("X-Original-To").unwrap())
-        .collect()
-}
-
-/// Recipients in Postfix's queue: (held, other).
-fn queued(pf: &Postfix) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut held = BTreeSet::new();
-    let mut other = BTreeSet::new();
-    for q in pf.queue().unwrap() {
-        for r in q.recipients {
-            if q.queue_name == QueueName::Hold {
-                held.insert(r.address);
-            } else {
-                other.insert(r.address);
-            }
-        }
-    }
-    (held, other)
 }
 
 /// Sends N messages in sessions of 4 (paced), kills PostgreSQL once a
@@ -163,9 +139,9 @@ fn settle(
     loop {
         pf.flush().unwrap();
         std::thread::sleep(Duration::from_millis(500));
-        let got = delivered(pf);
+        let got = delivered_rcpts(pf);
         let quarantined: BTreeSet<String> = server.held_rcpts().into_iter().collect();
-        let (hold, other) = queued(pf);
+        let (hold, other) = queued_rcpts(pf);
         let done = rcpts.iter().all(|r| {
             got.contains(r) || quarantined.contains(r) || hold.contains(r) || refused.contains(r)
         });
@@ -294,7 +270,7 @@ fn content_filter_mode_survives_postgres_outage() {
     pf.wait_for_maildir("catchall", got.len() + 1, Duration::from_secs(30))
         .unwrap();
     std::thread::sleep(Duration::from_secs(1));
-    let copies = delivered(&pf).iter().filter(|g| **g == rcpt).count();
+    let copies = delivered_rcpts(&pf).iter().filter(|g| **g == rcpt).count();
     assert_eq!(copies, 1, "released once");
 }
 

@@ -356,3 +356,35 @@ pub fn filter_pair(
     server.spawn();
     (pf, server)
 }
+
+/// Recipients of every message in the Postfix instance's catch-all Maildir
+/// (`X-Original-To`), one entry per delivered copy.
+pub fn delivered_rcpts(pf: &phishgate_testkit::Postfix) -> Vec<String> {
+    pf.maildir("catchall")
+        .iter()
+        .map(|d| {
+            d.header("X-Original-To")
+                .expect("every delivered copy names its recipient (X-Original-To)")
+        })
+        .collect()
+}
+
+/// Recipients still in Postfix's queue: (on hold, anywhere else).
+pub fn queued_rcpts(
+    pf: &phishgate_testkit::Postfix,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut hold = std::collections::BTreeSet::new();
+    let mut other = std::collections::BTreeSet::new();
+    for q in pf.queue().unwrap() {
+        let target = if q.queue_name == phishgate_testkit::QueueName::Hold {
+            &mut hold
+        } else {
+            &mut other
+        };
+        target.extend(q.recipients.into_iter().map(|r| r.address));
+    }
+    (hold, other)
+}
