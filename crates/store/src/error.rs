@@ -22,7 +22,9 @@ pub enum ErrorKind {
     Full,
     /// The thing asked for does not exist.
     NotFound,
-    /// The request contradicts stored data (same id, different content).
+    /// The request contradicts stored data: same id with different content,
+    /// a compare-and-swap whose expected version is no longer current, a
+    /// decision already taken by someone else. Re-read and decide again.
     Conflict,
     /// The request itself is invalid (bad cursor, empty recipient list, bad spec).
     Invalid,
@@ -67,6 +69,13 @@ impl StoreError {
     /// The coarse kind, for callers that branch on it.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// Whether this is a [`ErrorKind::Conflict`]: for example
+    /// [`crate::Store::model_put`] lost a race to another writer, whose
+    /// version the caller should read before trying again.
+    pub fn is_conflict(&self) -> bool {
+        self.kind == ErrorKind::Conflict
     }
 
     /// The human-readable message (names the database).

@@ -1,5 +1,6 @@
-//! History, quarantine, audit log and sender memory of phishgate, behind one
-//! [`Store`] with three backends:
+//! History, quarantine, audit log, sender memory, the shared classifier
+//! model and user reports of phishgate, behind one [`Store`] with three
+//! backends:
 //!
 //! - **SQLite** (the default): one file, `phishgate.sqlite` in the data
 //!   directory. Nothing to install; right for a single gateway.
@@ -80,12 +81,46 @@
 //! Updates are single `INSERT ... ON CONFLICT DO UPDATE` statements, safe
 //! from several nodes at once.
 //!
+//! **Classifier models** (`classifier_models`) hold the organisation's
+//! learned model, one row per name, so every node on one PostgreSQL
+//! classifies alike. The bytes are opaque here; their SHA-256 is computed on
+//! write and verified on every read (`Corrupt` on mismatch, never a damaged
+//! model handed to every node). Nodes poll [`Store::model_version`] (no
+//! blob) and fetch [`Store::model_get`] only when it moved. Writes are
+//! compare-and-swap on `version`: [`Store::model_put`] names the version it
+//! started from (`None`: "there is none yet") and is one
+//! `UPDATE ... WHERE version = $expected` (or `INSERT ... ON CONFLICT DO
+//! NOTHING`), so of two writers starting from the same version exactly one
+//! wins; the other gets a `Conflict` ([`StoreError::is_conflict`]), re-reads
+//! and retries. Every write is audited (`model.update`, with version and
+//! SHA-256) in the same transaction.
+//!
+//! **User reports** (`reports`) are messages staff reported as phishing,
+//! kept with their raw bytes (SHA-256 verified on read) for the IT centre:
+//!
+//! ```text
+//!   new --decide(Confirmed)--> confirmed
+//!    +--decide(Dismissed)--> dismissed      (final; purge_reports drops
+//!                                            decided ones after retention)
+//! ```
+//!
+//! A unique index on `(sha256, reporter)` makes reporting idempotent per
+//! user (a second press of the button returns the first report, also when
+//! both presses race) while another user reporting the same message adds a
+//! row; [`ReportEntry::reporters`] counts them. A decision is one
+//! `UPDATE ... WHERE status = 'new'`, so of two administrators deciding at
+//! once exactly one wins and the other is told who decided first. The store
+//! only records decisions: teaching the classifier from confirmed reports
+//! is the caller's job. Receiving a report is not audited (the row itself
+//! records who reported what and when); decisions are.
+//!
 //! **Backups.** SQLite: [`Store::backup`] runs `VACUUM INTO`, an online,
 //! consistent copy. PostgreSQL: use `pg_dump` (see [`PG_DUMP_HINT`]).
 //!
 //! **Migrations** are embedded: `migrations/sqlite/` and
 //! `migrations/postgres/`, run by sqlx at open (tracked in
-//! `_sqlx_migrations`).
+//! `_sqlx_migrations`). A released migration file is never edited (sqlx
+//! checks its checksum); changes go into the next numbered file.
 
 mod error;
 mod memory;
@@ -100,8 +135,9 @@ use std::sync::Arc;
 pub use error::{ErrorKind, StoreError};
 pub use types::{
     Actor, AttachmentRecord, AuditEvent, Claim, Direction, HistoryQuery, HistoryRecord,
-    NewQuarantined, Page, QuarantineEntry, QuarantineQuery, QuarantineRcpt, RcptState,
-    ReleaseOutcome, SenderFacts, SymbolRecord, DEFAULT_LIMIT, MAX_LIMIT,
+    NewQuarantined, NewReport, Page, QuarantineEntry, QuarantineQuery, QuarantineRcpt, RcptState,
+    ReleaseOutcome, ReportEntry, ReportQuery, ReportStatus, SenderFacts, StoredModel, SymbolRecord,
+    DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use util::{fold_text, words};
 
@@ -424,6 +460,105 @@ impl Store {
     pub async fn sender_facts(&self, org: &str, address: &str) -> Result<SenderFacts, StoreError> {
         dispatch!(self, sender_facts(org, address))
     }
+
+    // ------------------------------------------------------ classifier models
+
+    /// The current version of the model `name` with its bytes, verified
+    /// against their SHA-256 (`Corrupt` on mismatch); `None` if there is no
+    /// such model.
+    pub async fn model_get(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
+        dispatch!(self, model_get(name))
+    }
+
+    /// The current version number of the model `name`, without reading its
+    /// bytes: cheap enough for every node to poll every few seconds.
+    pub async fn model_version(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, model_version(name))
+    }
+
+    /// Replaces the model `name` if its current version is still
+    /// `expected_version` (`None`: the model must not exist yet), and
+    /// returns the new version: the previous one + 1, or 1 when created.
+    /// Otherwise nothing changes and the error is a `Conflict`
+    /// ([`StoreError::is_conflict`]) naming the version found: another
+    /// writer got there first; read the model again before retrying. Of
+    /// several concurrent writers with the same expected version exactly one
+    /// succeeds. Each success is audited as `model.update` by `actor`, with
+    /// the version and SHA-256 in the detail. An empty name or empty bytes
+    /// are `Invalid`.
+    pub async fn model_put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, model_put(name, bytes, expected_version, actor))
+    }
+
+    // ----------------------------------------------------------- user reports
+
+    /// Stores a user report as `new`, with a fresh id and the SHA-256 of its
+    /// raw bytes, and returns it. The same message (same SHA-256) reported
+    /// again by the same reporter (compared lowercased) is not stored again:
+    /// the existing report is returned as it stands. Reported by someone
+    /// else it is a new report, and both count the other in
+    /// [`ReportEntry::reporters`]. Returns only once durably committed. An
+    /// empty reporter or empty message is `Invalid`.
+    pub async fn report_put(&self, report: &NewReport) -> Result<ReportEntry, StoreError> {
+        dispatch!(self, report_put(report))
+    }
+
+    /// Lists reports, newest first; see [`ReportQuery`].
+    pub async fn report_list(&self, query: &ReportQuery) -> Result<Page<ReportEntry>, StoreError> {
+        dispatch!(self, report_list(query))
+    }
+
+    /// The database's query plan for a report list (as [`Store::history_plan`]
+    /// does for history), for the test that the status filter uses an index.
+    pub async fn report_plan(&self, query: &ReportQuery) -> Result<String, StoreError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok("in-memory store: linear scan".to_owned()),
+            Backend::Sqlite(s) => s.report_plan(query).await,
+            Backend::Postgres(s) => s.report_plan(query).await,
+        }
+    }
+
+    /// One report (without the raw bytes).
+    pub async fn report_get(&self, id: &str) -> Result<Option<ReportEntry>, StoreError> {
+        dispatch!(self, report_get(id))
+    }
+
+    /// The reported message, verified against its SHA-256 (`Corrupt` on
+    /// mismatch). `NotFound` if the id is unknown (or purged).
+    pub async fn report_raw(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        dispatch!(self, report_raw(id))
+    }
+
+    /// Records an administrator's decision on a `new` report:
+    /// [`ReportStatus::Confirmed`] or [`ReportStatus::Dismissed`]
+    /// ([`ReportStatus::New`] is `Invalid`). A report already decided is a
+    /// `Conflict` ("report X was already confirmed by Y"); of several
+    /// concurrent deciders exactly one succeeds. `NotFound` if the id is
+    /// unknown. Audited as `report.confirm` or `report.dismiss`. Returns the
+    /// report as decided.
+    pub async fn report_decide(
+        &self,
+        id: &str,
+        status: ReportStatus,
+        actor: &Actor,
+    ) -> Result<ReportEntry, StoreError> {
+        dispatch!(self, report_decide(id, status, actor))
+    }
+
+    /// Deletes decided (confirmed or dismissed) reports that were both
+    /// received and decided before `cutoff_ms` (unix ms; exclusive), in
+    /// batches of short transactions; `new` reports are always kept, and a
+    /// report decided recently stays for the retention time even if it was
+    /// received long ago. Returns the number of reports deleted.
+    pub async fn purge_reports(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        dispatch!(self, purge_reports(cutoff_ms))
+    }
 }
 
 /// Checks a message before it is stored.
@@ -455,4 +590,110 @@ pub(crate) fn raw_dropped(label: &str, id: &str) -> StoreError {
         ErrorKind::NotFound,
         format!("{label}: quarantined message {id:?} has expired and its bytes were dropped"),
     )
+}
+
+/// Checks a model before it is stored.
+pub(crate) fn validate_model(label: &str, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    if name.trim().is_empty() {
+        return Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{label}: classifier model without a name"),
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{label}: classifier model {name:?}: no bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `Conflict` of a compare-and-swap that found another version.
+pub(crate) fn model_conflict(
+    label: &str,
+    name: &str,
+    expected: Option<i64>,
+    found: Option<i64>,
+) -> StoreError {
+    let expected = match expected {
+        Some(v) => format!("version {v}"),
+        None => "no model yet".to_owned(),
+    };
+    let found = match found {
+        Some(v) => format!("version {v}"),
+        None => "no model".to_owned(),
+    };
+    StoreError::new(
+        ErrorKind::Conflict,
+        format!(
+            "{label}: classifier model {name:?}: expected {expected}, found {found} \
+             (changed by someone else; read it again before writing)"
+        ),
+    )
+}
+
+/// The audit detail of a model update.
+pub(crate) fn model_audit_detail(version: i64, sha256: &str, len: usize) -> String {
+    format!("version {version}; sha256 {sha256}; {len} bytes")
+}
+
+/// Checks a report before it is stored; returns the reporter's key.
+pub(crate) fn validate_new_report(label: &str, r: &NewReport) -> Result<String, StoreError> {
+    let reporter = util::address_key(&r.reporter);
+    if reporter.is_empty() {
+        return Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{label}: report without a reporter"),
+        ));
+    }
+    if r.raw.is_empty() {
+        return Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{label}: report by {reporter}: empty message"),
+        ));
+    }
+    Ok(reporter)
+}
+
+/// The audit action of a decision, or `Invalid` for [`ReportStatus::New`].
+pub(crate) fn decision_action(
+    label: &str,
+    id: &str,
+    status: ReportStatus,
+) -> Result<&'static str, StoreError> {
+    match status {
+        ReportStatus::Confirmed => Ok("report.confirm"),
+        ReportStatus::Dismissed => Ok("report.dismiss"),
+        ReportStatus::New => Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{label}: report {id:?}: a decision is confirmed or dismissed, not new"),
+        )),
+    }
+}
+
+/// The audit detail of a decision.
+pub(crate) fn decision_detail(reporter: &str, sha256: &str) -> String {
+    format!("reported by {reporter}; sha256 {sha256}")
+}
+
+/// The `Conflict` of deciding a report someone already decided.
+pub(crate) fn already_decided(
+    label: &str,
+    id: &str,
+    status: ReportStatus,
+    by: Option<&str>,
+) -> StoreError {
+    StoreError::new(
+        ErrorKind::Conflict,
+        format!(
+            "{label}: report {id} was already {} by {}",
+            status.as_str(),
+            by.unwrap_or("someone")
+        ),
+    )
+}
+
+pub(crate) fn report_not_found(label: &str, id: &str) -> StoreError {
+    StoreError::new(ErrorKind::NotFound, format!("{label}: no report {id:?}"))
 }

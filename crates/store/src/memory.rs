@@ -9,12 +9,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{ErrorKind, StoreError};
 use crate::types::{
-    Actor, AuditEvent, Claim, HistoryQuery, HistoryRecord, NewQuarantined, Page, QuarantineEntry,
-    QuarantineQuery, QuarantineRcpt, RcptState, ReleaseOutcome, SenderFacts,
+    Actor, AuditEvent, Claim, HistoryQuery, HistoryRecord, NewQuarantined, NewReport, Page,
+    QuarantineEntry, QuarantineQuery, QuarantineRcpt, RcptState, ReleaseOutcome, ReportEntry,
+    ReportQuery, ReportStatus, SenderFacts, StoredModel,
 };
 use crate::util::{
     address_key, clamp_limit, compress, decode_cursor, decompress_verified, domain_key, domain_of,
-    encode_cursor, new_token, now_ms, sender_filter, sha256_hex, words, SenderFilter,
+    encode_cursor, new_id, new_token, now_ms, sender_filter, sha256_hex, verify_sha256, words,
+    SenderFilter,
 };
 
 const LABEL: &str = "in-memory store";
@@ -29,6 +31,19 @@ struct State {
     audit: Vec<AuditEvent>,
     senders: HashMap<(String, String), Seen>,
     domains: HashMap<(String, String), Seen>,
+    models: HashMap<String, StoredModel>,
+    /// Reports keyed by (received_ms, id), like the quarantine.
+    reports: BTreeMap<(i64, String), StoredReport>,
+    report_ids: HashMap<String, i64>,
+    /// (sha256, reporter) to report id: the unique index of the SQL
+    /// backends, and the reporter count by range.
+    report_keys: BTreeMap<(String, String), String>,
+}
+
+struct StoredReport {
+    /// `reporters` is not kept here: it is counted when read.
+    entry: ReportEntry,
+    raw: Vec<u8>,
 }
 
 struct Quarantined {
@@ -470,6 +485,203 @@ impl MemoryStore {
             address_replied: a.replied,
             domain_replied: d.replied,
         })
+    }
+}
+
+impl MemoryStore {
+    // ------------------------------------------------------ classifier models
+
+    pub(crate) fn model_get(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
+        let st = self.lock()?;
+        let Some(m) = st.models.get(name) else {
+            return Ok(None);
+        };
+        verify_sha256(
+            LABEL,
+            &format!("classifier model {name:?}"),
+            &m.bytes,
+            &m.sha256,
+        )?;
+        Ok(Some(m.clone()))
+    }
+
+    pub(crate) fn model_version(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock()?.models.get(name).map(|m| m.version))
+    }
+
+    pub(crate) fn model_put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<i64, StoreError> {
+        crate::validate_model(LABEL, name, bytes)?;
+        let sha = sha256_hex(bytes);
+        let now = now_ms();
+        let mut st = self.lock()?;
+        let found = st.models.get(name).map(|m| m.version);
+        if found != expected_version {
+            return Err(crate::model_conflict(LABEL, name, expected_version, found));
+        }
+        let version = found.map_or(1, |v| v.saturating_add(1));
+        let detail = crate::model_audit_detail(version, &sha, bytes.len());
+        st.models.insert(
+            name.to_owned(),
+            StoredModel {
+                name: name.to_owned(),
+                version,
+                bytes: bytes.to_vec(),
+                sha256: sha,
+                updated_ms: now,
+                updated_by: actor.who.clone(),
+            },
+        );
+        audit(&mut st, now, actor, "model.update", name, detail);
+        Ok(version)
+    }
+
+    // ----------------------------------------------------------- user reports
+
+    pub(crate) fn report_put(&self, r: &NewReport) -> Result<ReportEntry, StoreError> {
+        let reporter = crate::validate_new_report(LABEL, r)?;
+        let sha = sha256_hex(&r.raw);
+        let id = new_id()?;
+        let mut st = self.lock()?;
+        let key = (sha.clone(), reporter.clone());
+        if let Some(existing) = st.report_keys.get(&key).cloned() {
+            return report_entry(&st, &existing)
+                .ok_or_else(|| crate::report_not_found(LABEL, &existing));
+        }
+        let entry = ReportEntry {
+            id: id.clone(),
+            received_ms: r.received_ms,
+            reporter,
+            note: r.note.clone(),
+            sha256: sha,
+            subject: r.subject.clone(),
+            sender: r.sender.clone(),
+            message_id: r.message_id.clone(),
+            status: ReportStatus::New,
+            decided_by: None,
+            decided_ms: None,
+            verdict_action: r.verdict_action.clone(),
+            score: r.score,
+            reporters: 0,
+        };
+        st.report_keys.insert(key, id.clone());
+        st.report_ids.insert(id.clone(), r.received_ms);
+        st.reports.insert(
+            (r.received_ms, id.clone()),
+            StoredReport {
+                entry,
+                raw: r.raw.clone(),
+            },
+        );
+        report_entry(&st, &id).ok_or_else(|| crate::report_not_found(LABEL, &id))
+    }
+
+    pub(crate) fn report_list(&self, q: &ReportQuery) -> Result<Page<ReportEntry>, StoreError> {
+        let limit = clamp_limit(q.limit);
+        let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        let st = self.lock()?;
+        let items = st
+            .reports
+            .iter()
+            .rev()
+            .filter(|((at, id), _)| before_cursor(&cursor, *at, id))
+            .filter(|(_, r)| q.status.is_none_or(|s| r.entry.status == s))
+            .map(|(_, r)| with_reporters(&st, &r.entry));
+        Ok(paginate(items, limit, |e| (e.received_ms, e.id.clone())))
+    }
+
+    pub(crate) fn report_get(&self, id: &str) -> Result<Option<ReportEntry>, StoreError> {
+        let st = self.lock()?;
+        Ok(report_entry(&st, id))
+    }
+
+    pub(crate) fn report_raw(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let st = self.lock()?;
+        let r = find_report(&st, id).ok_or_else(|| crate::report_not_found(LABEL, id))?;
+        verify_sha256(LABEL, &format!("report {id}"), &r.raw, &r.entry.sha256)?;
+        Ok(r.raw.clone())
+    }
+
+    pub(crate) fn report_decide(
+        &self,
+        id: &str,
+        status: ReportStatus,
+        actor: &Actor,
+    ) -> Result<ReportEntry, StoreError> {
+        let action = crate::decision_action(LABEL, id, status)?;
+        let now = now_ms();
+        let mut st = self.lock()?;
+        let at = *st
+            .report_ids
+            .get(id)
+            .ok_or_else(|| crate::report_not_found(LABEL, id))?;
+        let r = st
+            .reports
+            .get_mut(&(at, id.to_owned()))
+            .ok_or_else(|| crate::report_not_found(LABEL, id))?;
+        if r.entry.status != ReportStatus::New {
+            return Err(crate::already_decided(
+                LABEL,
+                id,
+                r.entry.status,
+                r.entry.decided_by.as_deref(),
+            ));
+        }
+        r.entry.status = status;
+        r.entry.decided_by = Some(actor.who.clone());
+        r.entry.decided_ms = Some(now);
+        let detail = crate::decision_detail(&r.entry.reporter, &r.entry.sha256);
+        audit(&mut st, now, actor, action, id, detail);
+        report_entry(&st, id).ok_or_else(|| crate::report_not_found(LABEL, id))
+    }
+
+    pub(crate) fn purge_reports(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut st = self.lock()?;
+        let old: Vec<(i64, String)> = st
+            .reports
+            .range(..(cutoff_ms, String::new()))
+            .filter(|(_, r)| {
+                r.entry.status != ReportStatus::New
+                    && r.entry.decided_ms.is_some_and(|d| d < cutoff_ms)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &old {
+            if let Some(r) = st.reports.remove(key) {
+                st.report_keys
+                    .remove(&(r.entry.sha256.clone(), r.entry.reporter.clone()));
+            }
+            st.report_ids.remove(&key.1);
+        }
+        Ok(u64::try_from(old.len()).unwrap_or(0))
+    }
+}
+
+fn find_report<'a>(st: &'a State, id: &str) -> Option<&'a StoredReport> {
+    let at = st.report_ids.get(id)?;
+    st.reports.get(&(*at, id.to_owned()))
+}
+
+/// The report with its reporter count.
+fn report_entry(st: &State, id: &str) -> Option<ReportEntry> {
+    find_report(st, id).map(|r| with_reporters(st, &r.entry))
+}
+
+fn with_reporters(st: &State, entry: &ReportEntry) -> ReportEntry {
+    let sha = &entry.sha256;
+    let reporters = st
+        .report_keys
+        .range((sha.clone(), String::new())..)
+        .take_while(|((s, _), _)| s == sha)
+        .count();
+    ReportEntry {
+        reporters: i64::try_from(reporters).unwrap_or(i64::MAX),
+        ..entry.clone()
     }
 }
 

@@ -22,7 +22,20 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections per pool and node.
 const MAX_CONNECTIONS: u32 = 8;
 
-const MIGRATION: &str = include_str!("../migrations/postgres/0001_init.sql");
+/// Schema migrations: (version, description, SQL). Released files are never
+/// edited (sqlx refuses a changed checksum); changes go into a new file.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "models reports",
+        include_str!("../migrations/postgres/0002_models_reports.sql"),
+    ),
+];
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
     pool.begin().await
@@ -78,7 +91,7 @@ impl SqlStore {
             label,
             walk_window: Arc::new(WALK_WINDOW.into()),
         };
-        store.migrate(MIGRATION).await?;
+        store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
 }

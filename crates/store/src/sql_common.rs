@@ -14,13 +14,14 @@ use sqlx::{AssertSqlSafe, Database, Pool, Row};
 use crate::error::{from_migrate, from_sqlx, ErrorKind, StoreError};
 use crate::types::{
     Actor, AttachmentRecord, AuditEvent, Claim, Direction, HistoryQuery, HistoryRecord,
-    NewQuarantined, Page, QuarantineEntry, QuarantineQuery, QuarantineRcpt, RcptState,
-    ReleaseOutcome, SenderFacts, SymbolRecord,
+    NewQuarantined, NewReport, Page, QuarantineEntry, QuarantineQuery, QuarantineRcpt, RcptState,
+    ReleaseOutcome, ReportEntry, ReportQuery, ReportStatus, SenderFacts, StoredModel,
+    SymbolRecord,
 };
 use crate::util::{
     address_key, clamp_limit, compress, decode_cursor, decompress_verified, dedup, domain_key,
-    domain_of, encode_cursor, new_token, now_ms, sender_filter, sha256_hex, to_i64, to_u64,
-    SenderFilter,
+    domain_of, encode_cursor, new_id, new_token, now_ms, sender_filter, sha256_hex, to_i64,
+    to_u64, verify_sha256, SenderFilter,
 };
 
 type DbRow = <Db as Database>::Row;
@@ -149,6 +150,12 @@ const HISTORY_COLS: &str = "h.id, h.received_at, h.node, h.direction, h.interfac
      h.mail_from, h.from_header, h.subject, h.size, h.score, h.action, h.fingerprint, \
      h.message_id, h.quarantine_id, h.detail";
 
+/// A report's columns with its reporter count, counted on the
+/// `reports_by_sha256` index (a handful of entries per message).
+const REPORT_COLS: &str = "r.id, r.received_ms, r.reporter, r.note, r.sha256, r.subject, \
+     r.sender, r.message_id, r.status, r.decided_by, r.decided_ms, r.verdict_action, r.score, \
+     (SELECT count(*) FROM reports x WHERE x.sha256 = r.sha256) AS reporters";
+
 const QUARANTINE_COLS: &str = "q.id, q.received_at, q.history_id, q.mail_from, q.mail_params, \
      q.reason, q.score, q.action, q.subject, q.from_header, q.size, q.sha256, \
      (q.raw IS NOT NULL) AS raw_available";
@@ -163,17 +170,28 @@ impl SqlStore {
         StoreError::new(ErrorKind::Corrupt, format!("{}: {what}", self.label))
     }
 
-    /// Runs the schema migrations of this dialect.
-    async fn migrate(&self, sql: &'static str) -> Result<(), StoreError> {
+    /// Runs the schema migrations of this dialect: (version, description,
+    /// SQL), each in its own transaction, those already applied skipped.
+    async fn migrate(
+        &self,
+        migrations: &[(i64, &'static str, &'static str)],
+    ) -> Result<(), StoreError> {
         use sqlx::migrate::{Migration, MigrationType, Migrator};
         use sqlx::SqlSafeStr;
-        let migrator = Migrator::with_migrations(vec![Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )]);
+        let migrator = Migrator::with_migrations(
+            migrations
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        (*description).into(),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        );
         migrator
             .run(&self.pool)
             .await
@@ -710,14 +728,8 @@ impl SqlStore {
         let mut tx = begin_write(&self.pool)
             .await
             .map_err(self.err("starting a quarantine transaction"))?;
-        if PG {
-            // The MTA is told "taken" once this commits: never let a server
-            // configured with synchronous_commit = off acknowledge early.
-            sqlx::query::<Db>("SET LOCAL synchronous_commit TO on")
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err("setting synchronous commit"))?;
-        }
+        // The MTA is told "taken" once this commits.
+        self.durable_commit(&mut tx).await?;
         let inserted = sqlx::query::<Db>(
             "INSERT INTO quarantine (id, received_at, history_id, mail_from, sender, sender_domain, \
              mail_params, reason, score, action, subject, from_header, size, sha256, raw) \
@@ -789,6 +801,23 @@ impl SqlStore {
         tx.commit()
             .await
             .map_err(self.err("committing a quarantined message"))
+    }
+
+    /// Makes the current transaction's commit durable before it returns:
+    /// on PostgreSQL, never let a server configured with
+    /// `synchronous_commit = off` acknowledge early (SQLite's commits are
+    /// always fsynced, see `sqlite.rs`).
+    async fn durable_commit(
+        &self,
+        conn: &mut <Db as Database>::Connection,
+    ) -> Result<(), StoreError> {
+        if PG {
+            sqlx::query::<Db>("SET LOCAL synchronous_commit TO on")
+                .execute(&mut *conn)
+                .await
+                .map_err(self.err("setting synchronous commit"))?;
+        }
+        Ok(())
     }
 
     async fn audit(
@@ -1358,6 +1387,362 @@ impl SqlStore {
             }
         }
         Ok(facts)
+    }
+}
+
+impl SqlStore {
+    // ------------------------------------------------------ classifier models
+
+    pub(crate) async fn model_get(&self, name: &str) -> Result<Option<StoredModel>, StoreError> {
+        let row = sqlx::query::<Db>(
+            "SELECT name, version, bytes, sha256, updated_ms, updated_by \
+             FROM classifier_models WHERE name = $1",
+        )
+        .bind(name.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("reading a classifier model"))?;
+        let Some(r) = row else { return Ok(None) };
+        let e = self.err("decoding a classifier model");
+        let model = StoredModel {
+            name: r.try_get("name").map_err(&e)?,
+            version: r.try_get("version").map_err(&e)?,
+            bytes: r.try_get("bytes").map_err(&e)?,
+            sha256: r.try_get("sha256").map_err(&e)?,
+            updated_ms: r.try_get("updated_ms").map_err(&e)?,
+            updated_by: r.try_get("updated_by").map_err(&e)?,
+        };
+        verify_sha256(
+            &self.label,
+            &format!("classifier model {name:?} version {}", model.version),
+            &model.bytes,
+            &model.sha256,
+        )?;
+        Ok(Some(model))
+    }
+
+    pub(crate) async fn model_version(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar::<Db, i64>("SELECT version FROM classifier_models WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("reading a classifier model version"))
+    }
+
+    /// Compare-and-swap in one statement: an `INSERT ... ON CONFLICT DO
+    /// NOTHING` when the model must not exist, else an `UPDATE ... WHERE
+    /// version = $expected`. On PostgreSQL a concurrent writer's statement
+    /// waits for the first to commit and then finds the row changed (READ
+    /// COMMITTED re-checks the `WHERE`), on SQLite `BEGIN IMMEDIATE`
+    /// serialises them: either way exactly one writer matches.
+    pub(crate) async fn model_put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<i64, StoreError> {
+        crate::validate_model(&self.label, name, bytes)?;
+        let sha = sha256_hex(bytes);
+        let now = now_ms();
+        let mut tx = begin_write(&self.pool)
+            .await
+            .map_err(self.err("starting a classifier model update"))?;
+        let version = match expected_version {
+            None => sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO classifier_models (name, version, bytes, sha256, updated_ms, \
+                 updated_by) VALUES ($1, 1, $2, $3, $4, $5) \
+                 ON CONFLICT (name) DO NOTHING RETURNING version",
+            )
+            .bind(name.to_owned())
+            .bind(bytes.to_vec())
+            .bind(sha.clone())
+            .bind(now)
+            .bind(actor.who.clone())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err("storing a classifier model"))?,
+            Some(expected) => sqlx::query_scalar::<Db, i64>(
+                "UPDATE classifier_models SET version = version + 1, bytes = $1, sha256 = $2, \
+                 updated_ms = $3, updated_by = $4 WHERE name = $5 AND version = $6 \
+                 RETURNING version",
+            )
+            .bind(bytes.to_vec())
+            .bind(sha.clone())
+            .bind(now)
+            .bind(actor.who.clone())
+            .bind(name.to_owned())
+            .bind(expected)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err("replacing a classifier model"))?,
+        };
+        let Some(version) = version else {
+            let found = sqlx::query_scalar::<Db, i64>(
+                "SELECT version FROM classifier_models WHERE name = $1",
+            )
+            .bind(name.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err("reading a classifier model version"))?;
+            return Err(crate::model_conflict(&self.label, name, expected_version, found));
+        };
+        let detail = crate::model_audit_detail(version, &sha, bytes.len());
+        self.audit(&mut tx, now, actor, "model.update", name, &detail)
+            .await?;
+        tx.commit()
+            .await
+            .map_err(self.err("committing a classifier model"))?;
+        Ok(version)
+    }
+
+    // ----------------------------------------------------------- user reports
+
+    /// Inserts unless this reporter already reported this message (the
+    /// unique `(sha256, reporter)` index; a concurrent duplicate waits for
+    /// the first and then inserts nothing), then reads the row either way.
+    pub(crate) async fn report_put(&self, n: &NewReport) -> Result<ReportEntry, StoreError> {
+        let reporter = crate::validate_new_report(&self.label, n)?;
+        let sha = sha256_hex(&n.raw);
+        let id = new_id()?;
+        let mut tx = begin_write(&self.pool)
+            .await
+            .map_err(self.err("starting a report transaction"))?;
+        // A report that came in by mail is acknowledged to the MTA once stored.
+        self.durable_commit(&mut tx).await?;
+        sqlx::query::<Db>(
+            "INSERT INTO reports (id, received_ms, reporter, note, sha256, raw, subject, sender, \
+             message_id, status, verdict_action, score) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'new', $10, $11) \
+             ON CONFLICT (sha256, reporter) DO NOTHING",
+        )
+        .bind(id)
+        .bind(n.received_ms)
+        .bind(reporter.clone())
+        .bind(n.note.clone())
+        .bind(sha.clone())
+        .bind(n.raw.clone())
+        .bind(n.subject.clone())
+        .bind(n.sender.clone())
+        .bind(n.message_id.clone())
+        .bind(n.verdict_action.clone())
+        .bind(n.score)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err("storing a report"))?;
+        let row = sqlx::query::<Db>(AssertSqlSafe(format!(
+            "SELECT {REPORT_COLS} FROM reports r WHERE r.sha256 = $1 AND r.reporter = $2"
+        )))
+        .bind(sha)
+        .bind(reporter.clone())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err("reading a stored report"))?;
+        let entry = self.report_from_row(&row)?;
+        tx.commit().await.map_err(self.err("committing a report"))?;
+        Ok(entry)
+    }
+
+    /// The report list query. The status index (or the time index when
+    /// no status is asked) yields rows in page order, so it stops after one
+    /// page; for a status most rows have, PostgreSQL may walk the time
+    /// index instead, which also stops after one page.
+    fn report_list_sql(q: &ReportQuery, limit: u32) -> Result<Sql, StoreError> {
+        let mut s = Sql::default();
+        s.push(&format!("SELECT {REPORT_COLS} FROM reports r WHERE 1 = 1"));
+        if let Some(status) = q.status {
+            let p = s.arg(Arg::Text(status.as_str().into()));
+            s.push(&format!(" AND r.status = {p}"));
+        }
+        if let Some((at, id)) = q.cursor.as_deref().map(decode_cursor).transpose()? {
+            let pa = s.arg(Arg::Int(at));
+            let pi = s.arg(Arg::Text(id));
+            s.push(&format!(
+                " AND r.received_ms <= {pa} AND (r.received_ms < {pa} OR r.id < {pi})"
+            ));
+        }
+        let pl = s.arg(Arg::Int(i64::from(limit) + 1));
+        s.push(&format!(" ORDER BY r.received_ms DESC, r.id DESC LIMIT {pl}"));
+        Ok(s)
+    }
+
+    pub(crate) async fn report_list(
+        &self,
+        q: &ReportQuery,
+    ) -> Result<Page<ReportEntry>, StoreError> {
+        let limit = clamp_limit(q.limit);
+        let rows = Self::report_list_sql(q, limit)?
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("listing reports"))?;
+        let mut items = rows
+            .iter()
+            .map(|r| self.report_from_row(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(&mut items, limit, |e| (e.received_ms, e.id.as_str())))
+    }
+
+    /// The query plan of a report list, one line per plan node.
+    pub(crate) async fn report_plan(&self, q: &ReportQuery) -> Result<String, StoreError> {
+        let mut s = Self::report_list_sql(q, clamp_limit(q.limit))?;
+        s.text = format!(
+            "{}{}",
+            if PG { "EXPLAIN " } else { "EXPLAIN QUERY PLAN " },
+            s.text
+        );
+        let rows = s
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("explaining a report query"))?;
+        let col = if PG { 0 } else { 3 };
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(col))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("reading a query plan"))?;
+        Ok(lines.join("\n"))
+    }
+
+    pub(crate) async fn report_get(&self, id: &str) -> Result<Option<ReportEntry>, StoreError> {
+        let row = sqlx::query::<Db>(AssertSqlSafe(format!(
+            "SELECT {REPORT_COLS} FROM reports r WHERE r.id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("reading a report"))?;
+        row.as_ref().map(|r| self.report_from_row(r)).transpose()
+    }
+
+    pub(crate) async fn report_raw(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let row = sqlx::query::<Db>("SELECT raw, sha256 FROM reports WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("reading a reported message"))?;
+        let Some(row) = row else {
+            return Err(crate::report_not_found(&self.label, id));
+        };
+        let e = self.err("decoding a reported message");
+        let raw: Vec<u8> = row.try_get("raw").map_err(&e)?;
+        let sha: String = row.try_get("sha256").map_err(&e)?;
+        verify_sha256(&self.label, &format!("report {id}"), &raw, &sha)?;
+        Ok(raw)
+    }
+
+    /// One `UPDATE ... WHERE status = 'new'`: a concurrent decider's
+    /// statement waits for the first (PostgreSQL row lock; SQLite's write
+    /// lock) and then matches nothing, and is told who decided.
+    pub(crate) async fn report_decide(
+        &self,
+        id: &str,
+        status: ReportStatus,
+        actor: &Actor,
+    ) -> Result<ReportEntry, StoreError> {
+        let action = crate::decision_action(&self.label, id, status)?;
+        let now = now_ms();
+        let mut tx = begin_write(&self.pool)
+            .await
+            .map_err(self.err("starting a report decision"))?;
+        let decided = sqlx::query::<Db>(
+            "UPDATE reports SET status = $1, decided_by = $2, decided_ms = $3 \
+             WHERE id = $4 AND status = 'new' RETURNING reporter, sha256",
+        )
+        .bind(status.as_str())
+        .bind(actor.who.clone())
+        .bind(now)
+        .bind(id.to_owned())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.err("deciding a report"))?;
+        let e = self.err("decoding a report");
+        let Some(decided) = decided else {
+            let row = sqlx::query::<Db>("SELECT status, decided_by FROM reports WHERE id = $1")
+                .bind(id.to_owned())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err("reading a report"))?;
+            let Some(row) = row else {
+                return Err(crate::report_not_found(&self.label, id));
+            };
+            let current: String = row.try_get("status").map_err(&e)?;
+            let by: Option<String> = row.try_get("decided_by").map_err(&e)?;
+            let current = ReportStatus::parse(&current).ok_or_else(|| {
+                self.corrupt(format!("report {id}: bad status {current:?}"))
+            })?;
+            return Err(crate::already_decided(&self.label, id, current, by.as_deref()));
+        };
+        let reporter: String = decided.try_get("reporter").map_err(&e)?;
+        let sha: String = decided.try_get("sha256").map_err(&e)?;
+        let detail = crate::decision_detail(&reporter, &sha);
+        self.audit(&mut tx, now, actor, action, id, &detail).await?;
+        let row = sqlx::query::<Db>(AssertSqlSafe(format!(
+            "SELECT {REPORT_COLS} FROM reports r WHERE r.id = $1"
+        )))
+        .bind(id.to_owned())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.err("reading a decided report"))?;
+        let entry = self.report_from_row(&row)?;
+        tx.commit()
+            .await
+            .map_err(self.err("committing a report decision"))?;
+        Ok(entry)
+    }
+
+    /// Deletes in batches of [`PURGE_BATCH`], each found on the status
+    /// index (`status IN (...) AND received_ms < cutoff`).
+    pub(crate) async fn purge_reports(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let mut tx = begin_write(&self.pool)
+                .await
+                .map_err(self.err("starting a report purge"))?;
+            let n = sqlx::query::<Db>(
+                "DELETE FROM reports WHERE id IN (SELECT id FROM reports \
+                 WHERE status IN ('confirmed', 'dismissed') AND received_ms < $1 \
+                 AND decided_ms < $1 LIMIT $2)",
+            )
+            .bind(cutoff_ms)
+            .bind(PURGE_BATCH)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("purging reports"))?
+            .rows_affected();
+            tx.commit()
+                .await
+                .map_err(self.err("committing a report purge"))?;
+            total += n;
+            if i64::try_from(n).unwrap_or(i64::MAX) < PURGE_BATCH {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    fn report_from_row(&self, r: &DbRow) -> Result<ReportEntry, StoreError> {
+        let e = self.err("decoding a report");
+        let id: String = r.try_get("id").map_err(&e)?;
+        let status: String = r.try_get("status").map_err(&e)?;
+        Ok(ReportEntry {
+            status: ReportStatus::parse(&status)
+                .ok_or_else(|| self.corrupt(format!("report {id}: bad status {status:?}")))?,
+            received_ms: r.try_get("received_ms").map_err(&e)?,
+            reporter: r.try_get("reporter").map_err(&e)?,
+            note: r.try_get("note").map_err(&e)?,
+            sha256: r.try_get("sha256").map_err(&e)?,
+            subject: r.try_get("subject").map_err(&e)?,
+            sender: r.try_get("sender").map_err(&e)?,
+            message_id: r.try_get("message_id").map_err(&e)?,
+            decided_by: r.try_get("decided_by").map_err(&e)?,
+            decided_ms: r.try_get("decided_ms").map_err(&e)?,
+            verdict_action: r.try_get("verdict_action").map_err(&e)?,
+            score: r.try_get("score").map_err(&e)?,
+            reporters: r.try_get("reporters").map_err(&e)?,
+            id,
+        })
     }
 }
 

@@ -22,7 +22,20 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per pool: SQLite has one writer at a time; a few readers help.
 const MAX_CONNECTIONS: u32 = 4;
 
-const MIGRATION: &str = include_str!("../migrations/sqlite/0001_init.sql");
+/// Schema migrations: (version, description, SQL). Released files are never
+/// edited (sqlx refuses a changed checksum); changes go into a new file.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "models reports",
+        include_str!("../migrations/sqlite/0002_models_reports.sql"),
+    ),
+];
 
 async fn begin_write(pool: &Pool<Db>) -> Result<Transaction<'static, Db>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
@@ -86,7 +99,7 @@ impl SqlStore {
             .fetch_one(&store.pool)
             .await
             .map_err(|e| open_error(&store.label, &e))?;
-        store.migrate(MIGRATION).await?;
+        store.migrate(MIGRATIONS).await?;
         Ok(store)
     }
 

@@ -387,3 +387,163 @@ pub struct SenderFacts {
     /// Someone in the organisation has written to this domain.
     pub domain_replied: bool,
 }
+
+/// One version of a learned classifier model, shared by every gateway node.
+///
+/// The store treats `bytes` as opaque; `sha256` is computed by the store and
+/// checked on every read, so a damaged model is a `Corrupt` error rather
+/// than a model every node loads.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredModel {
+    /// The model's name (one row per name).
+    pub name: String,
+    /// Compare-and-swap counter: 1 when created, +1 on every replacement.
+    pub version: i64,
+    /// The serialised model.
+    pub bytes: Vec<u8>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// When this version was written (unix ms).
+    pub updated_ms: i64,
+    /// Who wrote it ([`Actor::who`]).
+    pub updated_by: String,
+}
+
+impl std::fmt::Debug for StoredModel {
+    /// Shows the size of the model, not its megabyte of bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredModel")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .field("sha256", &self.sha256)
+            .field("updated_ms", &self.updated_ms)
+            .field("updated_by", &self.updated_by)
+            .finish()
+    }
+}
+
+/// Where a user report stands.
+///
+/// ```text
+///   new --decide(Confirmed)--> confirmed
+///    |
+///    +--decide(Dismissed)--> dismissed
+/// ```
+///
+/// A decision is final: deciding again is a `Conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// Waiting for the IT centre.
+    New,
+    /// An administrator confirmed it is phishing.
+    Confirmed,
+    /// An administrator found it legitimate.
+    Dismissed,
+}
+
+impl ReportStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::New => "new",
+            ReportStatus::Confirmed => "confirmed",
+            ReportStatus::Dismissed => "dismissed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<ReportStatus> {
+        match s {
+            "new" => Some(ReportStatus::New),
+            "confirmed" => Some(ReportStatus::Confirmed),
+            "dismissed" => Some(ReportStatus::Dismissed),
+            _ => None,
+        }
+    }
+}
+
+/// A message a user reported as phishing ("this looks like phishing": a
+/// forward to the report address or the report button). The caller parses
+/// the message and fills the fields; the store computes the id and the
+/// SHA-256 of `raw`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewReport {
+    /// Address of the reporting user (compared and stored lowercased).
+    pub reporter: String,
+    /// Free text the user added, if any.
+    pub note: Option<String>,
+    /// The reported message exactly as received.
+    pub raw: Vec<u8>,
+    /// Its decoded `Subject:`.
+    pub subject: String,
+    /// Its `From:` address.
+    pub sender: String,
+    /// Its `Message-ID:`.
+    pub message_id: Option<String>,
+    /// What the gateway had done with it (`accept`, `warn`...), when known.
+    pub verdict_action: Option<String>,
+    /// The gateway's score for it, when known.
+    pub score: Option<f64>,
+    /// When the report arrived (unix ms).
+    pub received_ms: i64,
+}
+
+/// A stored user report, without the raw message
+/// ([`crate::Store::report_raw`] returns that).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportEntry {
+    /// Store-generated unique id: the creation time in microseconds and 64
+    /// random bits, e.g. `1718000000123456-9f3c0a1b2c3d4e5f`.
+    pub id: String,
+    /// When the report arrived (unix ms).
+    pub received_ms: i64,
+    /// Lowercased address of the reporting user.
+    pub reporter: String,
+    /// Free text the user added.
+    pub note: Option<String>,
+    /// Hex SHA-256 of the reported message.
+    pub sha256: String,
+    /// Its decoded subject.
+    pub subject: String,
+    /// Its `From:` address.
+    pub sender: String,
+    /// Its `Message-ID:`.
+    pub message_id: Option<String>,
+    /// Where the report stands.
+    pub status: ReportStatus,
+    /// Who confirmed or dismissed it ([`Actor::who`]).
+    pub decided_by: Option<String>,
+    /// When (unix ms).
+    pub decided_ms: Option<i64>,
+    /// What the gateway had done with the message, when known.
+    pub verdict_action: Option<String>,
+    /// The gateway's score, when known.
+    pub score: Option<f64>,
+    /// How many distinct users reported the same message (same SHA-256),
+    /// this one included; counted when read.
+    pub reporters: i64,
+}
+
+/// Filters for [`crate::Store::report_list`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportQuery {
+    /// Only reports in this state.
+    pub status: Option<ReportStatus>,
+    /// Page size: 0 means [`DEFAULT_LIMIT`], larger than [`MAX_LIMIT`] is clamped.
+    pub limit: u32,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Default for ReportQuery {
+    fn default() -> Self {
+        ReportQuery {
+            status: None,
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}

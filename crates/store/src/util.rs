@@ -212,6 +212,50 @@ pub fn new_token() -> Result<String, StoreError> {
     Ok(hex(&bytes))
 }
 
+/// A fresh id for a row the store creates itself (user reports): the time
+/// to the microsecond, as the gateway's ids of history rows and held
+/// messages begin (so ids sort roughly by creation), then 64 random bits
+/// where the gateway puts its process id and a counter, because here
+/// several nodes create rows in one database and must never collide.
+pub fn new_id() -> Result<String, StoreError> {
+    use ring::rand::SecureRandom;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| StoreError::new(ErrorKind::Unavailable, "no system randomness for an id"))?;
+    Ok(format!(
+        "{}{:06}-{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        hex(&bytes)
+    ))
+}
+
+/// Checks stored bytes against their stored hex SHA-256: a mismatch is
+/// `Corrupt`, so damaged bytes are never handed out. `what` names them
+/// ("classifier model \"main\"").
+pub fn verify_sha256(
+    label: &str,
+    what: &str,
+    bytes: &[u8],
+    sha256: &str,
+) -> Result<(), StoreError> {
+    let actual = sha256_hex(bytes);
+    if actual == sha256 {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            ErrorKind::Corrupt,
+            format!(
+                "{label}: {what}: checksum mismatch: stored sha256 {sha256}, computed {actual}"
+            ),
+        ))
+    }
+}
+
 /// `u64` to a database integer (saturating).
 pub fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -269,6 +313,26 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Corrupt);
         let err = decompress_verified("t", "q", b"garbage", 3, &sha).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn ids_are_unique_and_time_ordered() {
+        let a = new_id().unwrap();
+        let b = new_id().unwrap();
+        assert_ne!(a, b);
+        let (time, random) = a.split_once('-').unwrap();
+        assert!(
+            time.len() >= 16 && time.bytes().all(|c| c.is_ascii_digit()),
+            "{a}"
+        );
+        assert_eq!(random.len(), 16, "{a}");
+        assert!(verify_sha256("t", "x", b"abc", &sha256_hex(b"abc")).is_ok());
+        assert_eq!(
+            verify_sha256("t", "x", b"abd", &sha256_hex(b"abc"))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Corrupt
+        );
     }
 
     #[test]

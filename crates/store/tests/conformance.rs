@@ -15,10 +15,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{quarantined, record, TestDb};
+use common::{new_report, quarantined, record, TestDb};
 use phishgate_store::{
     Actor, ErrorKind, HistoryQuery, HistoryRecord, QuarantineQuery, RcptState, ReleaseOutcome,
-    Store,
+    ReportEntry, ReportQuery, ReportStatus, Store,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -1192,6 +1192,730 @@ async fn checksum_mismatch(db: Arc<TestDb>) {
         .unwrap();
 }
 
+// -------------------------------------------------------- classifier models
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `len` deterministic pseudo-random bytes, different for each `seed`.
+fn model_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The size of a real model.
+const MODEL_LEN: usize = 1_500_000;
+
+async fn model_round_trip(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let alice = actor("alice");
+    assert_eq!(store.model_version("main").await.unwrap(), None);
+    assert_eq!(store.model_get("main").await.unwrap(), None);
+
+    let v1 = model_bytes(1, MODEL_LEN);
+    let before = phishgate_now();
+    assert_eq!(store.model_put("main", &v1, None, &alice).await.unwrap(), 1);
+    assert_eq!(store.model_version("main").await.unwrap(), Some(1));
+    let got = store.model_get("main").await.unwrap().unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.version, got.updated_by.as_str()),
+        ("main", 1, "alice")
+    );
+    assert!(got.bytes == v1, "bytes round-trip");
+    assert_eq!(got.sha256, sha256_hex(&v1));
+    assert!(got.updated_ms >= before && got.updated_ms <= phishgate_now());
+    // Debug shows the size, not 1.5 MB of numbers.
+    assert!(format!("{got:?}").len() < 300);
+
+    // Another node (another handle) sees the same model.
+    let other = db.open().await;
+    assert_eq!(other.model_version("main").await.unwrap(), Some(1));
+
+    // Replacing from the current version: +1 each time.
+    let v2 = model_bytes(2, MODEL_LEN - 7);
+    assert_eq!(
+        other
+            .model_put("main", &v2, Some(1), &actor("bob"))
+            .await
+            .unwrap(),
+        2
+    );
+    let v3 = model_bytes(3, 1000);
+    assert_eq!(
+        store.model_put("main", &v3, Some(2), &alice).await.unwrap(),
+        3
+    );
+    assert_eq!(store.model_version("main").await.unwrap(), Some(3));
+
+    // Stale expectations are conflicts and change nothing.
+    let err = store
+        .model_put("main", &v1, Some(2), &alice)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(
+        err.message()
+            .contains("expected version 2, found version 3"),
+        "{err}"
+    );
+    let err = store
+        .model_put("main", &v1, None, &alice)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(err.message().contains("found version 3"), "{err}");
+    // Expecting a version of a model that does not exist.
+    let err = store
+        .model_put("other", &v1, Some(1), &alice)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict() && err.message().contains("no model"),
+        "{err}"
+    );
+    assert_eq!(store.model_version("other").await.unwrap(), None);
+    let got = store.model_get("main").await.unwrap().unwrap();
+    assert_eq!((got.version, got.updated_by.as_str()), (3, "alice"));
+    assert!(got.bytes == v3);
+
+    // Names are separate models.
+    assert_eq!(
+        store.model_put("other", &v2, None, &alice).await.unwrap(),
+        1
+    );
+    assert_eq!(store.model_version("main").await.unwrap(), Some(3));
+    assert!(store.model_get("other").await.unwrap().unwrap().bytes == v2);
+
+    // Nonsense is refused, not stored.
+    for (name, bytes) in [("", &v1[..]), ("  ", &v1[..]), ("empty", &[][..])] {
+        let err = store
+            .model_put(name, bytes, None, &alice)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{name:?}: {err}");
+        assert!(!err.is_conflict());
+    }
+    assert_eq!(store.model_version("empty").await.unwrap(), None);
+
+    // Every successful put is audited with who, version and checksum;
+    // refused ones are not.
+    let events: Vec<_> = store
+        .audit_list(100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "model.update")
+        .collect();
+    let summary: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| (e.target.as_str(), e.who.as_str(), e.from.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("other", "alice", "alice@console-host"),
+            ("main", "alice", "alice@console-host"),
+            ("main", "bob", "bob@console-host"),
+            ("main", "alice", "alice@console-host"),
+        ]
+    );
+    assert!(events[1].detail.contains("version 3"), "{:?}", events[1]);
+    assert!(
+        events[1].detail.contains(&sha256_hex(&v3)),
+        "{:?}",
+        events[1]
+    );
+    assert!(events[2].detail.contains("version 2"), "{:?}", events[2]);
+    assert!(
+        events[3].detail.contains(&sha256_hex(&v1)),
+        "{:?}",
+        events[3]
+    );
+}
+
+fn phishgate_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn model_concurrent_cas(db: Arc<TestDb>) {
+    // Two nodes, each with two writers, start from the same version: one
+    // write wins per round, the others are told to re-read.
+    let nodes = [db.open().await, db.open().await];
+    let rounds = 8;
+    for round in 0..rounds {
+        let expected = if round == 0 { None } else { Some(round) };
+        let mut tasks = Vec::new();
+        for w in 0..4u64 {
+            let store = nodes[(w % 2) as usize].clone();
+            // One round with a real model's size, the others small.
+            let len = if round == 1 { MODEL_LEN } else { 50_000 };
+            let bytes = model_bytes(round as u64 * 10 + w, len);
+            tasks.push(tokio::spawn(async move {
+                let r = store
+                    .model_put("shared", &bytes, expected, &actor(&format!("node{w}")))
+                    .await;
+                (r, bytes)
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (r, bytes) = t.await.unwrap();
+            match r {
+                Ok(v) => winners.push((v, bytes)),
+                Err(e) => assert!(e.is_conflict(), "{} round {round}: {e}", db.kind()),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{} round {round}", db.kind());
+        let (version, bytes) = winners.pop().unwrap();
+        assert_eq!(version, round + 1);
+        let got = nodes[1].model_get("shared").await.unwrap().unwrap();
+        assert_eq!(got.version, round + 1);
+        assert!(got.bytes == bytes, "the winner's bytes are stored");
+    }
+    let updates = nodes[0]
+        .audit_list(1000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "model.update")
+        .count();
+    assert_eq!(updates, rounds as usize);
+}
+
+async fn model_checksum_mismatch(db: Arc<TestDb>) {
+    if db.kind() == "memory" {
+        return; // no way to reach behind the memory backend
+    }
+    let store = db.open().await;
+    let bytes = model_bytes(9, 10_000);
+    store
+        .model_put("main", &bytes, None, &actor("alice"))
+        .await
+        .unwrap();
+    let mut altered = bytes.clone();
+    altered[5000] ^= 1;
+    db.overwrite_bytes("classifier_models", "bytes", "name", "main", altered)
+        .await;
+    let err = store.model_get("main").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.message().contains("checksum"), "{err}");
+    // The cheap poll still answers; a good model replaces the damaged one.
+    assert_eq!(store.model_version("main").await.unwrap(), Some(1));
+    store
+        .model_put("main", &bytes, Some(1), &actor("alice"))
+        .await
+        .unwrap();
+    assert!(store.model_get("main").await.unwrap().unwrap().bytes == bytes);
+}
+
+// ------------------------------------------------------------- user reports
+
+/// Every page of a report query, following cursors.
+async fn all_report_pages(store: &Store, mut q: ReportQuery) -> Vec<ReportEntry> {
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let page = store.report_list(&q).await.unwrap();
+        assert!(page.items.len() <= q.limit as usize);
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return out,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+async fn report_round_trip(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let n = new_report("Staff1@LaoCai.gov.vn", 0, T0);
+    let e = store.report_put(&n).await.unwrap();
+    assert!(!e.id.is_empty());
+    assert_eq!(e.reporter, "staff1@laocai.gov.vn");
+    assert_eq!(e.sha256, sha256_hex(&n.raw));
+    assert_eq!(e.status, ReportStatus::New);
+    assert_eq!((e.decided_by.clone(), e.decided_ms), (None, None));
+    assert_eq!(e.reporters, 1);
+    assert_eq!(
+        (
+            e.received_ms,
+            e.note.as_deref(),
+            e.subject.as_str(),
+            e.sender.as_str(),
+            e.message_id.as_deref()
+        ),
+        (
+            T0,
+            n.note.as_deref(),
+            n.subject.as_str(),
+            n.sender.as_str(),
+            n.message_id.as_deref()
+        )
+    );
+    assert_eq!(
+        (e.verdict_action.as_deref(), e.score),
+        (Some("warn"), Some(6.5))
+    );
+    assert_eq!(store.report_get(&e.id).await.unwrap(), Some(e.clone()));
+    assert_eq!(store.report_raw(&e.id).await.unwrap(), n.raw);
+
+    // Optional fields absent.
+    let mut bare = new_report("staff2@laocai.gov.vn", 1, T0 + 1);
+    bare.message_id = None;
+    let b = store.report_put(&bare).await.unwrap();
+    assert_eq!(
+        (b.note, b.message_id, b.verdict_action, b.score),
+        (None, None, None, None)
+    );
+    assert_ne!(b.id, e.id);
+
+    // Unknown ids.
+    assert_eq!(store.report_get("nope").await.unwrap(), None);
+    assert_eq!(
+        store.report_raw("nope").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // No reporter or no message: refused.
+    let mut bad = new_report("  ", 2, T0);
+    assert_eq!(
+        store.report_put(&bad).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    bad.reporter = "x@laocai.gov.vn".into();
+    bad.raw.clear();
+    assert_eq!(
+        store.report_put(&bad).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    // Receiving a report is not an audited change.
+    assert!(store.audit_list(100, None).await.unwrap().is_empty());
+
+    if db.kind() != "memory" {
+        // Damaged bytes are refused, never handed out altered.
+        let mut altered = n.raw.clone();
+        altered[100] ^= 1;
+        db.overwrite_bytes("reports", "raw", "id", &e.id, altered)
+            .await;
+        let err = store.report_raw(&e.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        assert!(err.message().contains("checksum"), "{err}");
+    }
+}
+
+async fn report_idempotent(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let first = store
+        .report_put(&new_report("anh@laocai.gov.vn", 7, T0))
+        .await
+        .unwrap();
+    // The same user presses the button again (later, other case, other note).
+    let mut again = new_report("ANH@laocai.gov.vn", 7, T0 + 5000);
+    again.note = Some("did you get my report?".into());
+    let second = store.report_put(&again).await.unwrap();
+    assert_eq!(second, first, "the existing report, unchanged");
+    // Someone else reports the same message: a new report, both count two.
+    let other = store
+        .report_put(&new_report("binh@laocai.gov.vn", 7, T0 + 10))
+        .await
+        .unwrap();
+    assert_ne!(other.id, first.id);
+    assert_eq!(other.reporters, 2);
+    assert_eq!(
+        store
+            .report_get(&first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .reporters,
+        2
+    );
+    // A different message by the first user: its own count.
+    let different = store
+        .report_put(&new_report("anh@laocai.gov.vn", 8, T0 + 20))
+        .await
+        .unwrap();
+    assert_eq!(different.reporters, 1);
+    let listed = all_report_pages(
+        &store,
+        ReportQuery {
+            limit: 100,
+            ..ReportQuery::default()
+        },
+    )
+    .await;
+    let counts: Vec<(String, i64)> = listed.iter().map(|e| (e.id.clone(), e.reporters)).collect();
+    assert_eq!(
+        counts,
+        [
+            (different.id.clone(), 1),
+            (other.id.clone(), 2),
+            (first.id.clone(), 2)
+        ]
+    );
+
+    // Presses racing on two nodes store one report.
+    let nodes = [db.open().await, db.open().await];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = nodes[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .report_put(&new_report("chi@laocai.gov.vn", 9, T0 + 100 + i as i64))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut got = BTreeSet::new();
+    for t in tasks {
+        let e = t.await.unwrap();
+        assert_eq!(e.reporters, 1);
+        got.insert(e.id);
+    }
+    assert_eq!(got.len(), 1, "{} one report for racing presses", db.kind());
+    assert_eq!(
+        all_report_pages(&store, ReportQuery::default()).await.len(),
+        4
+    );
+}
+
+async fn report_paging(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let admin = actor("admin");
+    let mut all = Vec::new();
+    for i in 0..40usize {
+        // Pairs share a timestamp so the id breaks ties across pages.
+        let e = store
+            .report_put(&new_report(
+                &format!("user{}@laocai.gov.vn", i % 5),
+                i,
+                T0 + (i / 2) as i64,
+            ))
+            .await
+            .unwrap();
+        let e = match i % 4 {
+            1 => store
+                .report_decide(&e.id, ReportStatus::Confirmed, &admin)
+                .await
+                .unwrap(),
+            2 => store
+                .report_decide(&e.id, ReportStatus::Dismissed, &admin)
+                .await
+                .unwrap(),
+            _ => e,
+        };
+        all.push(e);
+    }
+    all.sort_by(|a, b| (b.received_ms, &b.id).cmp(&(a.received_ms, &a.id)));
+    let ids = |v: &[ReportEntry]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    for status in [
+        None,
+        Some(ReportStatus::New),
+        Some(ReportStatus::Confirmed),
+        Some(ReportStatus::Dismissed),
+    ] {
+        let want: Vec<ReportEntry> = all
+            .iter()
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .cloned()
+            .collect();
+        let got = all_report_pages(
+            &store,
+            ReportQuery {
+                status,
+                limit: 7,
+                cursor: None,
+            },
+        )
+        .await;
+        assert_eq!(ids(&got), ids(&want), "{} status {status:?}", db.kind());
+        assert_eq!(got, want, "{} status {status:?}: full entries", db.kind());
+    }
+    // One page exactly: no cursor.
+    let page = store
+        .report_list(&ReportQuery {
+            status: Some(ReportStatus::Confirmed),
+            limit: 10,
+            cursor: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!((page.items.len(), page.next_cursor), (10, None));
+    // Limit 0 is the default page size.
+    assert_eq!(
+        store
+            .report_list(&ReportQuery {
+                limit: 0,
+                ..ReportQuery::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .len(),
+        40
+    );
+    assert_eq!(
+        store
+            .report_list(&ReportQuery {
+                cursor: Some("zz".into()),
+                ..ReportQuery::default()
+            })
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        ReportStatus::parse("confirmed"),
+        Some(ReportStatus::Confirmed)
+    );
+    assert_eq!(
+        ReportStatus::parse(ReportStatus::New.as_str()),
+        Some(ReportStatus::New)
+    );
+    assert_eq!(ReportStatus::parse("Confirmed"), None);
+}
+
+async fn report_decide_once(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let alice = actor("alice");
+    let e = store
+        .report_put(&new_report("staff@laocai.gov.vn", 3, T0))
+        .await
+        .unwrap();
+    // `New` is not a decision.
+    let err = store
+        .report_decide(&e.id, ReportStatus::New, &alice)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    let before = phishgate_now();
+    let d = store
+        .report_decide(&e.id, ReportStatus::Confirmed, &alice)
+        .await
+        .unwrap();
+    assert_eq!(d.status, ReportStatus::Confirmed);
+    assert_eq!(d.decided_by.as_deref(), Some("alice"));
+    assert!(d
+        .decided_ms
+        .is_some_and(|t| t >= before && t <= phishgate_now()));
+    assert_eq!(
+        ReportEntry {
+            status: ReportStatus::New,
+            decided_by: None,
+            decided_ms: None,
+            ..d.clone()
+        },
+        e,
+        "nothing else changes"
+    );
+    assert_eq!(store.report_get(&e.id).await.unwrap(), Some(d.clone()));
+    // Deciding again, either way, is refused with who decided first.
+    for status in [ReportStatus::Dismissed, ReportStatus::Confirmed] {
+        let err = store
+            .report_decide(&e.id, status, &actor("bob"))
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert!(
+            err.message()
+                .contains(&format!("report {} was already confirmed by alice", e.id)),
+            "{err}"
+        );
+    }
+    assert_eq!(store.report_get(&e.id).await.unwrap(), Some(d.clone()));
+    // Dismissing another.
+    let other = store
+        .report_put(&new_report("staff@laocai.gov.vn", 4, T0 + 1))
+        .await
+        .unwrap();
+    let o = store
+        .report_decide(&other.id, ReportStatus::Dismissed, &actor("bob"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.status, o.decided_by.as_deref()),
+        (ReportStatus::Dismissed, Some("bob"))
+    );
+    let err = store
+        .report_decide(&other.id, ReportStatus::Dismissed, &alice)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("already dismissed by bob"), "{err}");
+    // Unknown id.
+    assert_eq!(
+        store
+            .report_decide("nope", ReportStatus::Confirmed, &alice)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    // The two decisions are audited; refusals are not.
+    let events = store.audit_list(100, None).await.unwrap();
+    let summary: Vec<(&str, &str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.target.as_str(),
+                e.who.as_str(),
+                e.from.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "report.dismiss",
+                other.id.as_str(),
+                "bob",
+                "bob@console-host"
+            ),
+            (
+                "report.confirm",
+                e.id.as_str(),
+                "alice",
+                "alice@console-host"
+            ),
+        ]
+    );
+    assert!(events[1].detail.contains("staff@laocai.gov.vn"));
+    assert!(events[1].detail.contains(&e.sha256));
+}
+
+async fn report_concurrent_decide(db: Arc<TestDb>) {
+    let a = db.open().await;
+    let b = db.open().await;
+    for i in 0..12usize {
+        let id = a
+            .report_put(&new_report("staff@laocai.gov.vn", 100 + i, T0 + i as i64))
+            .await
+            .unwrap()
+            .id;
+        let (ra, rb) = tokio::join!(
+            {
+                let (a, id) = (a.clone(), id.clone());
+                tokio::spawn(async move {
+                    a.report_decide(&id, ReportStatus::Confirmed, &actor("alice"))
+                        .await
+                })
+            },
+            {
+                let (b, id) = (b.clone(), id.clone());
+                tokio::spawn(async move {
+                    b.report_decide(&id, ReportStatus::Dismissed, &actor("bob"))
+                        .await
+                })
+            }
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let (winner, loser) = match (ra, rb) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            other => panic!(
+                "{} race {i}: exactly one decision must win: {other:?}",
+                db.kind()
+            ),
+        };
+        assert!(loser.is_conflict(), "{loser}");
+        let who = winner.decided_by.clone().unwrap();
+        assert!(
+            loser
+                .message()
+                .contains(&format!("already {} by {who}", winner.status.as_str())),
+            "{loser}"
+        );
+        assert_eq!(b.report_get(&id).await.unwrap(), Some(winner));
+    }
+    let decisions = a
+        .audit_list(1000, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("report."))
+        .count();
+    assert_eq!(decisions, 12);
+}
+
+async fn report_purge(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let admin = actor("admin");
+    let put = |reporter: &'static str, n: usize, at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .report_put(&new_report(reporter, n, at))
+                .await
+                .unwrap()
+        }
+    };
+    let old_new = put("a@laocai.gov.vn", 1, T0).await;
+    let old_confirmed = put("a@laocai.gov.vn", 2, T0 + 1).await;
+    let old_dismissed = put("b@laocai.gov.vn", 2, T0 + 2).await;
+    let recent_dismissed = put("a@laocai.gov.vn", 3, phishgate_now() + 60_000).await;
+    for id in [&old_confirmed.id, &recent_dismissed.id] {
+        store
+            .report_decide(id, ReportStatus::Confirmed, &admin)
+            .await
+            .unwrap();
+    }
+    store
+        .report_decide(&old_dismissed.id, ReportStatus::Dismissed, &admin)
+        .await
+        .unwrap();
+
+    // A cutoff before the decisions were taken purges nothing: a report
+    // decided today stays for the retention time even if received long ago.
+    assert_eq!(store.purge_reports(T0 + 1_000_000).await.unwrap(), 0);
+    // A cutoff after the decisions: decided reports received before it go,
+    // `new` ones stay whatever their age, later ones stay.
+    let cutoff = phishgate_now() + 1000;
+    assert_eq!(store.purge_reports(cutoff).await.unwrap(), 2);
+    assert_eq!(store.purge_reports(cutoff).await.unwrap(), 0);
+    for gone in [&old_confirmed.id, &old_dismissed.id] {
+        assert_eq!(store.report_get(gone).await.unwrap(), None);
+        assert_eq!(
+            store.report_raw(gone).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
+    assert_eq!(
+        store.report_get(&old_new.id).await.unwrap().unwrap().status,
+        ReportStatus::New
+    );
+    assert!(store.report_raw(&old_new.id).await.is_ok());
+    assert!(store
+        .report_get(&recent_dismissed.id)
+        .await
+        .unwrap()
+        .is_some());
+    let left: Vec<String> = all_report_pages(&store, ReportQuery::default())
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, [recent_dismissed.id.clone(), old_new.id.clone()]);
+    // Once purged, the same message reported again is a new report.
+    let again = put("a@laocai.gov.vn", 2, T0 + 5).await;
+    assert_ne!(again.id, old_confirmed.id);
+    assert_eq!((again.status, again.reporters), (ReportStatus::New, 1));
+}
+
 macro_rules! conformance {
     ($($suite:ident),* $(,)?) => {
         mod memory {
@@ -1235,4 +1959,13 @@ conformance!(
     sender_memory,
     backup,
     checksum_mismatch,
+    model_round_trip,
+    model_concurrent_cas,
+    model_checksum_mismatch,
+    report_round_trip,
+    report_idempotent,
+    report_paging,
+    report_decide_once,
+    report_concurrent_decide,
+    report_purge,
 );

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use phishgate_store::{
-    AttachmentRecord, Direction, HistoryRecord, NewQuarantined, Store, SymbolRecord,
+    AttachmentRecord, Direction, HistoryRecord, NewQuarantined, NewReport, Store, SymbolRecord,
 };
 use sqlx::Connection as _;
 
@@ -174,14 +174,29 @@ impl TestDb {
     /// Replaces the stored compressed bytes of a quarantined message behind
     /// the store's back (to test checksum verification).
     pub async fn overwrite_blob(&self, id: &str, blob: Vec<u8>) {
+        self.overwrite_bytes("quarantine", "raw", "id", id, blob)
+            .await;
+    }
+
+    /// Sets `table.column` of the row whose `key_column` is `key` behind
+    /// the store's back (to test checksum verification).
+    pub async fn overwrite_bytes(
+        &self,
+        table: &str,
+        column: &str,
+        key_column: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) {
+        let sql = format!("UPDATE {table} SET {column} = $1 WHERE {key_column} = $2");
         match self {
             TestDb::Memory(_) => panic!("no SQL on the memory backend"),
             TestDb::Sqlite(_) => {
                 let url = format!("sqlite://{}", self.sqlite_path().unwrap().display());
                 let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                let n = sqlx::query("UPDATE quarantine SET raw = $1 WHERE id = $2")
-                    .bind(blob)
-                    .bind(id.to_owned())
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(bytes)
+                    .bind(key.to_owned())
                     .execute(&mut c)
                     .await
                     .unwrap()
@@ -191,9 +206,9 @@ impl TestDb {
             }
             TestDb::Postgres(p) => {
                 let mut c = sqlx::PgConnection::connect(&p.url).await.unwrap();
-                let n = sqlx::query("UPDATE quarantine SET raw = $1 WHERE id = $2")
-                    .bind(blob)
-                    .bind(id.to_owned())
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(bytes)
+                    .bind(key.to_owned())
                     .execute(&mut c)
                     .await
                     .unwrap()
@@ -318,5 +333,29 @@ pub fn quarantined(id: &str, received_at: i64, n: usize) -> NewQuarantined {
         action: "quarantine".into(),
         subject: format!("Xác minh tài khoản {id}"),
         from_header: Some("\"IT Support\" <it@laocai-gov.vn.secure.top>".into()),
+    }
+}
+
+/// A sample user report of message number `n` (the same `n` is the same
+/// message, byte for byte) by `reporter`.
+pub fn new_report(reporter: &str, n: usize, received_ms: i64) -> NewReport {
+    let mut raw = format!(
+        "From: \"Ngân hàng\" <canh-bao@vietcombank-xacminh.top>\r\nTo: staff@laocai.gov.vn\r\n\
+         Subject: Tài khoản của bạn bị khóa {n}\r\nMessage-ID: <r{n}@phish.top>\r\n\r\n"
+    )
+    .into_bytes();
+    raw.extend((0..2000u32).map(|i| (i * 13 % 256) as u8));
+    NewReport {
+        reporter: reporter.into(),
+        note: n
+            .is_multiple_of(2)
+            .then(|| format!("link asks for my password ({n})")),
+        raw,
+        subject: format!("Tài khoản của bạn bị khóa {n}"),
+        sender: "canh-bao@vietcombank-xacminh.top".into(),
+        message_id: Some(format!("<r{n}@phish.top>")),
+        verdict_action: n.is_multiple_of(3).then(|| "warn".to_owned()),
+        score: n.is_multiple_of(3).then_some(6.5),
+        received_ms,
     }
 }
