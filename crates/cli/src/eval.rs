@@ -28,6 +28,9 @@ pub enum EvalFormat {
     Json,
     /// A self-contained HTML page with plots.
     Html,
+    /// One JSON object per evaluated message (source, class, score,
+    /// action, symbols, group, part), for scripts that tune or compare.
+    Records,
 }
 
 /// Which part of the split to evaluate.
@@ -37,6 +40,10 @@ pub enum SplitArg {
     All,
     /// The train part (two thirds of the campaigns).
     Train,
+    /// The train part without its validation quarter (fit here when tuning).
+    Fit,
+    /// A quarter of the train part's campaigns, held out for tuning.
+    Validation,
     /// The held-out test part (a third of the campaigns).
     Test,
 }
@@ -46,6 +53,8 @@ impl From<SplitArg> for SplitSelect {
         match s {
             SplitArg::All => SplitSelect::All,
             SplitArg::Train => SplitSelect::Train,
+            SplitArg::Fit => SplitSelect::Fit,
+            SplitArg::Validation => SplitSelect::Validation,
             SplitArg::Test => SplitSelect::Test,
         }
     }
@@ -305,6 +314,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             s
         }
         EvalFormat::Html => phishgate_eval::html::render_html(&report),
+        EvalFormat::Records => {
+            let select = SplitSelect::from(args.split);
+            let mut s = String::new();
+            for r in loaded.records.iter().filter(|r| select.includes(r.part)) {
+                s.push_str(&serde_json::to_string(r).context("cannot encode a record")?);
+                s.push('\n');
+            }
+            s
+        }
     };
     match &args.output {
         Some(p) => {

@@ -36,6 +36,17 @@ pub struct TrainArgs {
     /// Passes over the data.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// AdaGrad learning rate.
+    #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
+    pub learning_rate: f32,
+    /// L2 penalty per update.
+    #[arg(long, default_value_t = TrainOptions::default().l2)]
+    pub l2: f32,
+    /// How many times each `--always-*` message counts: the project's own
+    /// fixtures are the only modern and Vietnamese mail, so they weigh more
+    /// than one 2002-era corpus message each.
+    #[arg(long, default_value_t = 1)]
+    pub fixture_weight: usize,
     /// Hash width (2^bits buckets).
     #[arg(long, default_value_t = DEFAULT_BITS)]
     pub bits: u8,
@@ -81,6 +92,9 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     for (r, f) in extra.records.iter().zip(extra.learn) {
         if let Some(f) = f {
             fixtures += 1;
+            for _ in 1..a.fixture_weight.max(1) {
+                data.push((f.clone(), r.class.is_positive()));
+            }
             data.push((f, r.class.is_positive()));
         }
     }
@@ -89,8 +103,9 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     }
     let opts = TrainOptions {
         epochs: a.epochs,
+        learning_rate: a.learning_rate,
+        l2: a.l2,
         seed: a.input.seed.wrapping_add(42),
-        ..TrainOptions::default()
     };
     let model = Model::train(a.bits, &data, opts);
     let correct = data

@@ -49,6 +49,11 @@ pub const BANDS: usize = 8;
 pub const ROWS: usize = 8;
 /// One group in this many goes to the test part (a third).
 pub const TEST_ONE_IN: u64 = 3;
+/// Of the train part's groups, one in this many is the nested validation
+/// part: tuning (weights, thresholds, training settings) is chosen by
+/// fitting on the rest and measuring there, so the test part is looked at
+/// only to report.
+pub const VALIDATION_ONE_IN: u64 = 4;
 
 /// Shingles in more messages than this are boilerplate: 1 % of the
 /// messages, but never fewer than 30 (a real campaign of 30 copies keeps
@@ -61,8 +66,10 @@ pub fn common_df(messages: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Part {
-    /// Used to train (and tune).
+    /// Used to train.
     Train,
+    /// Part of the train part held out for tuning.
+    Validation,
     /// Held out for measurement.
     Test,
 }
@@ -74,8 +81,12 @@ pub enum SplitSelect {
     /// Every message.
     #[default]
     All,
-    /// The train part only.
+    /// The train part (validation included).
     Train,
+    /// The train part without its validation groups: fit here when tuning.
+    Fit,
+    /// The validation groups of the train part: measure here when tuning.
+    Validation,
     /// The held-out test part only.
     Test,
 }
@@ -85,7 +96,9 @@ impl SplitSelect {
     pub fn includes(self, part: Part) -> bool {
         match self {
             SplitSelect::All => true,
-            SplitSelect::Train => part == Part::Train,
+            SplitSelect::Train => part != Part::Test,
+            SplitSelect::Fit => part == Part::Train,
+            SplitSelect::Validation => part == Part::Validation,
             SplitSelect::Test => part == Part::Test,
         }
     }
@@ -95,6 +108,8 @@ impl SplitSelect {
         match self {
             SplitSelect::All => "all",
             SplitSelect::Train => "train",
+            SplitSelect::Fit => "fit",
+            SplitSelect::Validation => "validation",
             SplitSelect::Test => "test",
         }
     }
@@ -102,8 +117,13 @@ impl SplitSelect {
 
 /// The side of a group, for a seed.
 pub fn part_of(group: u64, seed: u64) -> Part {
-    if mix(group ^ mix(seed)).is_multiple_of(TEST_ONE_IN) {
+    let h = mix(group ^ mix(seed));
+    if h.is_multiple_of(TEST_ONE_IN) {
         Part::Test
+    } else if (h / TEST_ONE_IN).is_multiple_of(VALIDATION_ONE_IN) {
+        // The quotient is independent of the remainder: the validation
+        // part is a quarter of the train part, not a skewed slice of it.
+        Part::Validation
     } else {
         Part::Train
     }
@@ -229,6 +249,27 @@ mod tests {
             .filter(|g| part_of(*g, 1) != part_of(*g, 2))
             .count();
         assert!(moved > 200, "{moved}");
+    }
+
+    #[test]
+    fn validation_is_a_quarter_of_train_and_never_test() {
+        let parts: Vec<Part> = (0..40_000u64).map(|g| part_of(mix(g), 3)).collect();
+        let test = parts.iter().filter(|p| **p == Part::Test).count();
+        let val = parts.iter().filter(|p| **p == Part::Validation).count();
+        let train = parts.iter().filter(|p| **p == Part::Train).count();
+        assert!((12_700..14_000).contains(&test), "{test}");
+        // A quarter of the two thirds.
+        assert!((6_200..7_200).contains(&val), "{val}");
+        assert_eq!(test + val + train, 40_000);
+        // The selections: train = fit + validation, disjoint from test.
+        for p in [Part::Train, Part::Validation, Part::Test] {
+            assert_eq!(
+                SplitSelect::Train.includes(p),
+                SplitSelect::Fit.includes(p) || SplitSelect::Validation.includes(p)
+            );
+            assert!(!(SplitSelect::Test.includes(p) && SplitSelect::Train.includes(p)));
+            assert!(SplitSelect::All.includes(p));
+        }
     }
 
     #[test]

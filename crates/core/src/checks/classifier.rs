@@ -39,7 +39,7 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         for (name, _) in telling {
             evidence.push(name);
         }
-        let span = (1.0 - c.unwanted_at).max(1e-3);
+        let span = (c.unwanted_full_at - c.unwanted_at).max(1e-3);
         let weight = f64::from(((p - c.unwanted_at) / span).clamp(0.1, 1.0));
         f.add("ML_UNWANTED", weight, evidence);
     } else if p < c.wanted_below {
