@@ -298,7 +298,7 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
             )
             .await?;
             if !report.already && !report.released.is_empty() {
-                learn_decision(&store, &s, &id, false).await?;
+                learn_decision(&loaded, &s, &id, false).await?;
             }
             if store.json() {
                 println!("{}", serde_json::to_string(&report)?);
@@ -315,8 +315,8 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
             Ok(0)
         }
         QuarantineCmd::Confirm { store, id } => {
-            let (_, s) = open(&store).await?;
-            learn_decision(&store, &s, &id, true).await?;
+            let (loaded, s) = open(&store).await?;
+            learn_decision(&loaded, &s, &id, true).await?;
             let n = s.quarantine_delete(&id, None, &actor()).await?;
             if store.json() {
                 println!(
@@ -345,18 +345,305 @@ pub async fn quarantine(cmd: QuarantineCmd) -> Result<u8> {
 /// With `[classifier] learn_from_decisions`, a released message teaches
 /// the organisation's model "wanted", a confirmed one "phishing" (one
 /// bounded step, see `phishgate learn`).
-async fn learn_decision(store: &StoreArgs, s: &Store, id: &str, unwanted: bool) -> Result<()> {
-    let config = crate::load_config(store.config.as_ref())?;
-    if !config.classifier.learn_from_decisions {
+async fn learn_decision(loaded: &Loaded, s: &Store, id: &str, unwanted: bool) -> Result<()> {
+    if !loaded.engine.config().classifier.learn_from_decisions {
         return Ok(());
     }
     let raw = s.quarantine_raw(id).await?;
-    let examples = vec![(id.to_owned(), raw, unwanted)];
-    let (out, lines) = crate::learn::learn_into(&config, store.data_dir.clone(), None, &examples)?;
+    teach(loaded, s, vec![(id.to_owned(), raw, unwanted)]).await
+}
+
+async fn teach(loaded: &Loaded, s: &Store, examples: Vec<(String, Vec<u8>, bool)>) -> Result<()> {
+    let (version, lines) =
+        phishgate_gateway::model::learn_shared(s, &loaded.engine, &examples, &actor()).await?;
     for l in lines {
-        eprintln!("phishgate: classifier: {l} ({})", out.display());
+        eprintln!("phishgate: classifier: {l} (organisation's model, version {version})");
     }
     Ok(())
+}
+
+/// `phishgate learn` without `--model`: teaches the organisation's model
+/// in the store; returns the version written and one line per example.
+pub async fn learn_examples(
+    store: &StoreArgs,
+    examples: &[(String, Vec<u8>, bool)],
+) -> Result<(i64, Vec<String>)> {
+    let (loaded, s) = open(store).await?;
+    phishgate_gateway::model::learn_shared(&s, &loaded.engine, examples, &actor()).await
+}
+
+/// `phishgate model ...`
+#[derive(Subcommand)]
+pub enum ModelCmd {
+    /// Which model the gateway judges with: the organisation's in the
+    /// store (version, checksum, who changed it last) or the configured one.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make FILE (from `phishgate train`) the organisation's model; every
+    /// node loads it within seconds.
+    Push {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A model file.
+        file: PathBuf,
+    },
+    /// Write the organisation's model to FILE.
+    Pull {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Destination file.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
+}
+
+/// Runs `phishgate model ...`.
+pub async fn model(cmd: ModelCmd) -> Result<u8> {
+    use phishgate_gateway::model::MODEL_NAME;
+    match cmd {
+        ModelCmd::Status { store } => {
+            let (loaded, s) = open(&store).await?;
+            let stored = s.model_get(MODEL_NAME).await?;
+            let configured = loaded.engine.config().classifier.model.clone();
+            let fallback = if !loaded.engine.config().classifier.enabled {
+                "off ([classifier] enabled = false)".to_string()
+            } else if configured.is_empty() {
+                "the shipped model".to_string()
+            } else {
+                configured
+            };
+            match (&stored, store.json()) {
+                (Some(m), true) => println!(
+                    "{}",
+                    serde_json::json!({"source": "store", "version": m.version, "sha256": m.sha256,
+                        "bytes": m.bytes.len(), "updated_ms": m.updated_ms, "updated_by": m.updated_by})
+                ),
+                (None, true) => println!("{}", serde_json::json!({"source": fallback})),
+                (Some(m), false) => println!(
+                    "organisation's model in the store: version {}, {} KB, sha256 {}, last changed by {} at {}",
+                    m.version,
+                    m.bytes.len() / 1024,
+                    m.sha256,
+                    m.updated_by,
+                    phishgate_eval::utc_timestamp(u64::try_from(m.updated_ms / 1000).unwrap_or(0))
+                ),
+                (None, false) => println!(
+                    "no model in the store yet: the gateway judges with {fallback}; \
+                     `phishgate learn` or a decision with learn_from_decisions creates it"
+                ),
+            }
+            Ok(0)
+        }
+        ModelCmd::Push { store, file } => {
+            let (_, s) = open(&store).await?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            phishgate_core::learn::Model::from_bytes(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let mut expected = s.model_version(MODEL_NAME).await?;
+            let version = loop {
+                match s.model_put(MODEL_NAME, &bytes, expected, &actor()).await {
+                    Ok(v) => break v,
+                    Err(e) if e.is_conflict() => expected = s.model_version(MODEL_NAME).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            println!(
+                "{}: now the organisation's model, version {version}",
+                file.display()
+            );
+            Ok(0)
+        }
+        ModelCmd::Pull { store, output } => {
+            let (_, s) = open(&store).await?;
+            let Some(m) = s.model_get(MODEL_NAME).await? else {
+                bail!("no model in the store yet");
+            };
+            std::fs::write(&output, &m.bytes)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!("version {} written to {}", m.version, output.display());
+            Ok(0)
+        }
+    }
+}
+
+/// `phishgate report ...`
+#[derive(Subcommand)]
+pub enum ReportCmd {
+    /// Store a user's report: the message (a file, or standard input when
+    /// FILE is `-` or absent, e.g. from a Postfix pipe for the report
+    /// address). A report that carries the suspicious mail as an attachment
+    /// is about that attachment.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who reported it (the forwarding user's address).
+        #[arg(long)]
+        reporter: String,
+        /// A note from the reporter.
+        #[arg(long)]
+        note: Option<String>,
+        /// The report (`-`: standard input).
+        file: Option<PathBuf>,
+    },
+    /// Reports, newest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only `new`, `confirmed` or `dismissed` ones.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One report, or its message with --raw.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Report id.
+        id: String,
+        /// Print the reported message.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// The report is right: phishing or spam (teaches the model with
+    /// `[classifier] learn_from_decisions`).
+    Confirm {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Report id.
+        id: String,
+    },
+    /// The message was legitimate (teaches the model "wanted" with
+    /// `[classifier] learn_from_decisions`).
+    Dismiss {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Report id.
+        id: String,
+    },
+}
+
+fn print_report(r: &phishgate_store::ReportEntry, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!(
+            "{}  {:<9}  {}  from {}  \"{}\"  reported by {}{}  phishgate: {} {}",
+            r.id,
+            r.status.as_str(),
+            phishgate_eval::utc_timestamp(u64::try_from(r.received_ms / 1000).unwrap_or(0)),
+            r.sender,
+            r.subject,
+            r.reporter,
+            if r.reporters > 1 {
+                format!(" (+{} more)", r.reporters - 1)
+            } else {
+                String::new()
+            },
+            r.verdict_action.as_deref().unwrap_or("-"),
+            r.score.map(|s| format!("{s:.2}")).unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// Runs `phishgate report ...`.
+pub async fn report(cmd: ReportCmd) -> Result<u8> {
+    use phishgate_store::{ReportQuery, ReportStatus};
+    match cmd {
+        ReportCmd::Add {
+            store,
+            reporter,
+            note,
+            file,
+        } => {
+            if !reporter.contains('@') {
+                bail!("--reporter must be the reporting user's address (got {reporter:?})");
+            }
+            let raw = match file.as_deref() {
+                None => read_stdin()?,
+                Some(p) if p.as_os_str() == "-" => read_stdin()?,
+                Some(p) => {
+                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
+                }
+            };
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                bail!("the report is empty: not an e-mail message");
+            }
+            let (loaded, s) = open(&store).await?;
+            let now = phishgate_gateway::record::now_ms();
+            let new =
+                phishgate_gateway::report::new_report(&loaded.engine, &reporter, note, &raw, now);
+            let entry = s.report_put(&new).await?;
+            print_report(&entry, store.json())?;
+            Ok(0)
+        }
+        ReportCmd::List {
+            store,
+            status,
+            limit,
+        } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(x) => Some(ReportStatus::parse(x).with_context(|| {
+                    format!("--status: {x:?} is not one of new, confirmed, dismissed")
+                })?),
+            };
+            let (_, s) = open(&store).await?;
+            let page = s
+                .report_list(&ReportQuery {
+                    status,
+                    limit,
+                    ..ReportQuery::default()
+                })
+                .await?;
+            for r in &page.items {
+                print_report(r, store.json())?;
+            }
+            if page.items.is_empty() && !store.json() {
+                println!("no reports");
+            }
+            Ok(0)
+        }
+        ReportCmd::Show { store, id, raw } => {
+            let (_, s) = open(&store).await?;
+            if raw {
+                let bytes = s.report_raw(&id).await?;
+                std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?;
+                return Ok(0);
+            }
+            let Some(r) = s.report_get(&id).await? else {
+                bail!("no report {id}");
+            };
+            print_report(&r, store.json())?;
+            Ok(0)
+        }
+        ReportCmd::Confirm { store, id } => decide(&store, &id, ReportStatus::Confirmed).await,
+        ReportCmd::Dismiss { store, id } => decide(&store, &id, ReportStatus::Dismissed).await,
+    }
+}
+
+async fn decide(store: &StoreArgs, id: &str, status: phishgate_store::ReportStatus) -> Result<u8> {
+    let (loaded, s) = open(store).await?;
+    let entry = s.report_decide(id, status, &actor()).await?;
+    if loaded.engine.config().classifier.learn_from_decisions {
+        let raw = s.report_raw(id).await?;
+        let unwanted = status == phishgate_store::ReportStatus::Confirmed;
+        teach(&loaded, &s, vec![(id.to_owned(), raw, unwanted)]).await?;
+    }
+    print_report(&entry, store.json())?;
+    Ok(0)
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
+        .context("cannot read standard input")?;
+    Ok(buf)
 }
 
 /// `phishgate history`.

@@ -115,6 +115,13 @@ enum Command {
     /// Held messages: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(admin::QuarantineCmd),
+    /// The organisation's classifier model in the store: status, push, pull.
+    #[command(subcommand)]
+    Model(admin::ModelCmd),
+    /// Users' reports of suspicious mail: add (e.g. from the report
+    /// address), list, show, confirm, dismiss.
+    #[command(subcommand)]
+    Report(admin::ReportCmd),
     /// Search the history of scanned messages.
     History(admin::HistoryArgs),
     /// The audit log: releases, deletions, expiries (who, when, from where).
@@ -146,7 +153,8 @@ enum Command {
     /// Load-test a running `phishgate serve` on loopback (HTTP /checkv2 and milter).
     Loadgen(loadgen::Args),
     /// Teach the classifier: messages that are phishing/spam or legitimate
-    /// (bounded step per message; writes the organisation's model file).
+    /// (bounded step per message; the organisation's model in the store,
+    /// shared by every node, or a model file with --model).
     Learn(learn::LearnArgs),
     /// Train the learned classifier on labelled folders (the train part of
     /// the campaign split; see the README, "Measuring detection").
@@ -285,10 +293,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadgen(args) => loadgen::run(args),
-        Command::Learn(args) => learn::run(args).map(ExitCode::from),
+        Command::Learn(args) => admin_rt(learn::run(args)),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Quarantine(cmd) => admin_rt(admin::quarantine(cmd)),
+        Command::Model(cmd) => admin_rt(admin::model(cmd)),
+        Command::Report(cmd) => admin_rt(admin::report(cmd)),
         Command::History(a) => admin_rt(admin::history(a)),
         Command::Backup { store, file } => admin_rt(admin::backup(store, file)),
         Command::Audit {

@@ -386,7 +386,9 @@ fn learn_updates_the_model_used_by_scan() {
             .unwrap_or(0.5)
     };
     // A lure the shipped model is sure about, that an administrator insists
-    // is wanted mail: each round lowers the probability a little.
+    // is wanted mail: each round lowers the probability a little. `--model`
+    // teaches a file (offline); without it the store's model is taught (see
+    // serve.rs and two_nodes.rs).
     let lure = corpus().join("phish/vi/04-hop-thu-day-99.eml");
     let shipped = p_of(&config(), &lure);
     assert!(shipped > 0.9, "{shipped}");
@@ -404,7 +406,15 @@ fn learn_updates_the_model_used_by_scan() {
             "--config",
             &config(),
         ];
-        let later = ["learn", "--ham", l, "--config", cfg.to_str().unwrap()];
+        let later = [
+            "learn",
+            "--ham",
+            l,
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ];
         let out = if round == 0 { run(&first) } else { run(&later) };
         assert!(
             out.status.success(),

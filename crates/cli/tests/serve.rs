@@ -184,8 +184,18 @@ fn quarantine_decisions_teach_the_classifier() {
             .to_owned()
     };
     let (released, confirmed) = (id_of("a@laocai.gov.vn"), id_of("b@laocai.gov.vn"));
-    let model = s.dir.join("data/model.pgml");
-    assert!(!model.exists());
+    // The organisation's model lives in the store; none until a decision.
+    let version = || -> Option<i64> {
+        let out = s.admin(&["model", "status", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["version"].as_i64()
+    };
+    assert_eq!(version(), None);
 
     let out = s.admin(&["quarantine", "release", &released]);
     assert!(
@@ -198,8 +208,7 @@ fn quarantine_decisions_teach_the_classifier() {
         err.contains(&format!("classifier: {released}\tham")),
         "{err}"
     );
-    assert!(model.exists());
-    let after_release = std::fs::read(&model).unwrap();
+    assert_eq!(version(), Some(1));
 
     let out = s.admin(&["quarantine", "confirm", &confirmed]);
     assert!(
@@ -212,11 +221,17 @@ fn quarantine_decisions_teach_the_classifier() {
         err.contains(&format!("classifier: {confirmed}\tphish")),
         "{err}"
     );
-    assert_ne!(
-        std::fs::read(&model).unwrap(),
-        after_release,
-        "the model moved"
-    );
+    assert_eq!(version(), Some(2), "the model moved");
+    // The running gateway loads the new version by itself (polls the store).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !s.log_text().contains("version=2") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not load version 2: {}",
+            s.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let out = s.admin(&["quarantine", "show", &confirmed]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("deleted"));
     // A repeated release learns nothing more (nothing was released).

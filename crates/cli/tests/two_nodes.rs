@@ -167,3 +167,156 @@ Subject: Hoa don thang 11\r\n\r\nGui anh chi hoa don thang 11.\r\n";
     );
     assert!(rows.iter().any(|r| r["interface"] == "http"), "{rows:?}");
 }
+
+/// The classifier's probability in a scan's evidence (`p=0.98`).
+fn p_of(v: &serde_json::Value) -> f64 {
+    v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "ML_UNWANTED" || s["name"] == "ML_WANTED")
+        .flat_map(|s| s["options"].as_array().unwrap().clone())
+        .find_map(|o| o.as_str()?.strip_prefix("p=")?.parse().ok())
+        .unwrap_or(0.5)
+}
+
+/// Waits until a node's log says it loaded model `version` (nodes poll the
+/// store every few seconds).
+fn wait_model(node: &Server, version: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let needle = format!("version={version}");
+    while !node.log_text().contains(&needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not load model version {version}: {}",
+            node.dir.display(),
+            node.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One organisation, two nodes, one model: what an administrator teaches
+/// through node A (`phishgate learn`, a user's report confirmed or
+/// dismissed) changes node B's verdicts without a restart, and the report
+/// flow keeps who reported what and who decided.
+#[test]
+fn two_nodes_share_the_learned_model_and_users_reports() {
+    let db = Db::create();
+    let storage = format!(
+        "[storage]\nurl = \"{}\"\n[classifier]\nlearn_from_decisions = true\n",
+        db.url()
+    );
+    let a = Server::start("model-a", None, &storage);
+    let b = Server::start("model-b", None, &storage);
+    let lure_path = repo().join("corpus/phish/vi/04-hop-thu-day-99.eml");
+    let lure = std::fs::read(&lure_path).unwrap();
+    let p_b = || p_of(&b.post_json("/api/v1/scan", &[], &lure));
+    let before = p_b();
+    assert!(before > 0.9, "{before}");
+
+    // An administrator on node A insists, five times, that it is wanted.
+    let l = lure_path.to_str().unwrap();
+    let out = a.admin(&["learn", "--ham", l, l, l, l, l]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("version 1"), "{err}");
+    wait_model(&b, 1);
+    let after = p_b();
+    assert!(
+        after < before,
+        "node B judges with the taught model: {after} vs {before}"
+    );
+
+    // A user forwards a suspicious message as an attachment to the report
+    // address; the report is about the attached message.
+    let inner = String::from_utf8(lure.clone())
+        .unwrap()
+        .replace("\r\n", "\n");
+    let report = format!(
+        "From: nhanvien@laocai.gov.vn\nTo: baocao@laocai.gov.vn\nSubject: Fw: thu nghi lua dao\n\
+         MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\n\
+         Content-Type: text/plain; charset=utf-8\n\nNho kiem tra giup em.\n--zz\n\
+         Content-Type: message/rfc822\n\n{inner}\n--zz--\n"
+    );
+    let file = a.dir.join("report.eml");
+    std::fs::write(&file, report).unwrap();
+    let add = |who: &str| {
+        let out = a.admin(&[
+            "report",
+            "add",
+            "--reporter",
+            who,
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = add("nhanvien@laocai.gov.vn");
+    let again = add("nhanvien@laocai.gov.vn");
+    assert_eq!(
+        first["id"], again["id"],
+        "a second press is the same report"
+    );
+    let other = add("ketoan@laocai.gov.vn");
+    assert_ne!(first["id"], other["id"]);
+    assert_eq!(other["reporters"], 2);
+    assert_eq!(first["status"], "new");
+    assert!(
+        first["subject"].as_str().unwrap().contains("99"),
+        "the attached message's subject: {first}"
+    );
+    assert_ne!(first["sender"], "nhanvien@laocai.gov.vn");
+    // Listed on node B's side, where the IT centre may be looking.
+    let out = b.admin(&["report", "list", "--status", "new", "--format", "json"]);
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(listed, 2, "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Confirmed on node B: the model learns "phishing" (version 2), node A
+    // loads it; deciding twice is refused and teaches nothing more.
+    let id = first["id"].as_str().unwrap();
+    let out = b.admin(&["report", "confirm", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 2"));
+    wait_model(&a, 2);
+    let out = b.admin(&["report", "confirm", id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already"));
+    let out = b.admin(&["model", "status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 2);
+    // The other user's report, dismissed: wanted mail, version 3.
+    let out = a.admin(&["report", "dismiss", other["id"].as_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = a.admin(&["report", "list", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows
+        .iter()
+        .any(|r| r["status"] == "confirmed" && r["decided_by"].is_string()));
+    assert!(rows.iter().any(|r| r["status"] == "dismissed"));
+    // Every change of the model is in the audit log.
+    let out = a.admin(&["audit", "--format", "json"]);
+    let audit = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(audit.matches("model.update").count(), 3, "{audit}");
+}

@@ -230,7 +230,9 @@ pub enum EngineError {
     Model(String),
 }
 
-/// Compiled configuration. Immutable; share it between threads.
+/// Compiled configuration. Immutable; share it between threads. Cloning
+/// is cheap enough for a model change (the phrase automata are shared).
+#[derive(Clone)]
 pub struct Engine {
     pub(crate) config: Config,
     pub(crate) composites: Vec<CompiledComposite>,
@@ -279,6 +281,16 @@ impl Engine {
     /// of the shipped one; `None` turns the classifier off.
     pub fn set_model(&mut self, model: Option<std::sync::Arc<crate::learn::Model>>) {
         self.model = model.filter(|_| self.config.classifier.enabled);
+    }
+
+    /// The same configuration with another model (the organisation's,
+    /// shared through the store); the classifier stays off when the
+    /// configuration turns it off.
+    #[must_use]
+    pub fn with_model(&self, model: std::sync::Arc<crate::learn::Model>) -> Engine {
+        let mut e = self.clone();
+        e.set_model(Some(model));
+        e
     }
 
     /// The model in use, if any.

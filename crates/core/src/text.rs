@@ -36,6 +36,7 @@ const NEGATION_WINDOW: usize = 64;
 const QUOTE_WINDOW: usize = 300;
 
 /// Compiled keyword lists and the organisation's names, folded.
+#[derive(Clone)]
 pub struct TextRules {
     /// Lure, advice and negation phrases.
     pub lures: PhraseSet,

@@ -45,7 +45,7 @@ pub struct Loaded {
     /// The gateway settings.
     pub settings: Settings,
     /// Authentication and DNS lists, when the configuration turns them on.
-    pub enricher: Option<crate::enrich::Enricher>,
+    pub enricher: Option<Arc<crate::enrich::Enricher>>,
 }
 
 impl Loaded {
@@ -68,13 +68,24 @@ impl Loaded {
     pub fn from_config(config: Config, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
         let settings = Settings::from_config(&config, data_dir)?;
         let enricher =
-            crate::enrich::Enricher::from_config(&config, crate::enrich::Purpose::Gateway)?;
+            crate::enrich::Enricher::from_config(&config, crate::enrich::Purpose::Gateway)?
+                .map(Arc::new);
         let engine = engine_for(config)?;
         Ok(Loaded {
             engine,
             settings,
             enricher,
         })
+    }
+
+    /// The same configuration judging with `model` (the organisation's
+    /// model from the store).
+    pub fn with_model(&self, model: Arc<phishgate_core::learn::Model>) -> Loaded {
+        Loaded {
+            engine: self.engine.with_model(model),
+            settings: self.settings.clone(),
+            enricher: self.enricher.clone(),
+        }
     }
 }
 
@@ -99,6 +110,9 @@ pub struct Scanner {
     /// The store, once `serve` opened it (history, quarantine, sender
     /// memory); absent in unit tests of the API.
     pub recorder: std::sync::OnceLock<Arc<crate::record::Recorder>>,
+    /// The organisation's model from the store (version, model), applied to
+    /// every configuration in force, including after a reload.
+    shared_model: RwLock<Option<(i64, Arc<phishgate_core::learn::Model>)>>,
 }
 
 impl Scanner {
@@ -110,7 +124,27 @@ impl Scanner {
             slots: Arc::new(Semaphore::new(slots.max(1))),
             metrics: Arc::new(Metrics::default()),
             recorder: std::sync::OnceLock::new(),
+            shared_model: RwLock::new(None),
         }
+    }
+
+    /// The version of the store's model in force, if one is.
+    pub fn shared_model_version(&self) -> Option<i64> {
+        match self.shared_model.read() {
+            Ok(g) => g.as_ref().map(|m| m.0),
+            Err(p) => p.into_inner().as_ref().map(|m| m.0),
+        }
+    }
+
+    /// Judges from now on with the organisation's model `version` (sessions
+    /// in flight keep theirs); kept across configuration reloads.
+    pub fn set_shared_model(&self, version: i64, model: Arc<phishgate_core::learn::Model>) {
+        match self.shared_model.write() {
+            Ok(mut g) => *g = Some((version, Arc::clone(&model))),
+            Err(p) => *p.into_inner() = Some((version, Arc::clone(&model))),
+        }
+        let next = self.loaded().with_model(model);
+        self.swap(next);
     }
 
     /// The configuration in force.
@@ -124,6 +158,17 @@ impl Scanner {
     /// Replaces the configuration (SIGHUP). Sessions in flight keep the one
     /// they started with.
     pub fn replace(&self, loaded: Loaded) {
+        let shared = match self.shared_model.read() {
+            Ok(g) => g.as_ref().map(|m| Arc::clone(&m.1)),
+            Err(p) => p.into_inner().as_ref().map(|m| Arc::clone(&m.1)),
+        };
+        match shared {
+            Some(model) => self.swap(loaded.with_model(model)),
+            None => self.swap(loaded),
+        }
+    }
+
+    fn swap(&self, loaded: Loaded) {
         let new = Arc::new(loaded);
         match self.current.write() {
             Ok(mut g) => *g = new,

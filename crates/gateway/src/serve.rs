@@ -235,6 +235,16 @@ pub async fn run(
     tracing::info!(store = %recorder.store.label(), "store open");
     let recorder = Arc::new(recorder);
     let _ = scanner.recorder.set(Arc::clone(&recorder));
+    // The organisation's model, shared by every node through the store:
+    // loaded before the first message, then watched for newer versions.
+    if let Err(e) = crate::model::refresh(&scanner, &recorder.store).await {
+        tracing::warn!(error = %format!("{e:#}"), "the organisation's model in the store is not usable; judging with the configured one");
+    }
+    tokio::spawn(crate::model::watch(
+        Arc::clone(&scanner),
+        Arc::clone(&recorder.store),
+        shutdown.clone(),
+    ));
     // Retention: purge old history and expire old quarantine once an hour.
     {
         let recorder = Arc::clone(&recorder);
