@@ -143,8 +143,9 @@ pub fn render_html(r: &Report) -> String {
         for roc in &r.roc {
             let _ = write!(
                 o,
-                "<span style=\"color:{}\">&#9632;</span> {} AUC <b>{:.4}</b> &nbsp; ",
+                "<svg width=\"24\" height=\"8\" aria-hidden=\"true\"><line x1=\"0\" y1=\"4\" x2=\"24\" y2=\"4\" stroke=\"{}\" stroke-width=\"2\"{}/></svg> {} AUC <b>{:.4}</b> &nbsp; ",
                 colour(&roc.name),
+                dash(&roc.name),
                 esc(&roc.name),
                 roc.auc
             );
@@ -306,6 +307,17 @@ fn histogram_svg(buckets: &[Bucket], fill: &str, r: &Report) -> String {
     s
 }
 
+/// The stroke pattern of a ROC curve: the combined curve solid, each
+/// class's dashed. With a single positive class both curves are the same
+/// line, and the dashes drawn over the solid one keep both visible.
+fn dash(name: &str) -> &'static str {
+    if name == "phish+spam" {
+        ""
+    } else {
+        " stroke-dasharray=\"7 5\""
+    }
+}
+
 /// ROC curves, false-positive rate on x up to `max_fpr`.
 fn roc_svg(r: &Report, max_fpr: f64) -> String {
     let (size, pad) = (300.0, 34.0);
@@ -355,8 +367,9 @@ fn roc_svg(r: &Report, max_fpr: f64) -> String {
             .collect();
         let _ = write!(
             s,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{} AUC {:.4}</title></polyline>",
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"><title>{} AUC {:.4}</title></polyline>",
             colour(&roc.name),
+            dash(&roc.name),
             pts.join(" "),
             esc(&roc.name),
             roc.auc
