@@ -203,6 +203,9 @@ def post_checkv2(port, raw):
         return json.loads(r.read())
 
 
+MODEL = None
+
+
 def start_phishgate(tmp, dns):
     port = free_port()
     conf = os.path.join(tmp, "phishgate.toml")
@@ -211,6 +214,8 @@ def start_phishgate(tmp, dns):
     with open(conf, "w") as f:
         f.write(org + f'\n[listen]\nhttp = "127.0.0.1:{port}"\nmilter = "off"\nsmtp = "off"\n'
                 f'\n[dns]\nservers = ["127.0.0.1:{dns.port}"]\n')
+        if MODEL:
+            f.write(f'\n[classifier]\nmodel = "{MODEL}"\n')
     log = open(os.path.join(tmp, "phishgate.log"), "w")
     p = subprocess.Popen([BIN, "serve", "--config", conf, "--data-dir", os.path.join(tmp, "pg-data")],
                          stdout=log, stderr=log)
@@ -398,6 +403,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="at most this many messages per class")
     ap.add_argument("--json", help="write the numbers here")
+    ap.add_argument("--model", help="phishgate's model file (default: with --split test or train, "
+                    "the development model trained on the train part only, made by "
+                    "scripts/train-model --dev, since the shipped model learned from every message)")
     args = ap.parse_args()
     if not (args.phish or args.spam or args.ham):
         if not os.path.isdir(corpus):
@@ -419,6 +427,13 @@ def main():
         raise SystemExit("no messages")
     tmp = tempfile.mkdtemp(prefix="phishgate-compare-")
     os.chmod(tmp, 0o755)
+    global MODEL
+    MODEL = args.model
+    if MODEL is None and args.split != "all":
+        MODEL = os.path.join(tmp, "dev-model.pgml")
+        say("training the development model (train part only):", MODEL)
+        subprocess.run([os.path.join(REPO, "scripts", "train-model"), "--dev", MODEL], cwd=REPO,
+                       check=True)
     procs = []
     results = {}
     dns = DnsStub()

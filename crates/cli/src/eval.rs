@@ -121,6 +121,11 @@ pub struct Args {
     /// Evaluate every message, or one part of the campaign split.
     #[arg(long, value_enum, default_value_t = SplitArg::All)]
     pub split: SplitArg,
+    /// Judge with this model file instead of `[classifier] model` (e.g. the
+    /// development model of `scripts/train-model --dev`, trained on the
+    /// train part only, to measure the test part honestly).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Print `class<TAB>file` for every message of the chosen split instead
     /// of a report (scripts/compare.py feeds exactly these to the other
     /// filters).
@@ -265,7 +270,10 @@ fn prepare_item(engine: &Engine, class: Class, item: &Item, learn_bits: Option<u
 /// Runs `phishgate eval`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let labelled = args.input.classes()?;
-    let config = crate::load_config(args.input.config.as_ref())?;
+    let mut config = crate::load_config(args.input.config.as_ref())?;
+    if let Some(m) = &args.model {
+        config.classifier.model = m.display().to_string();
+    }
     let config_hash = phishgate_eval::config_hash(&config);
     let engine = phishgate_gateway::scanner::engine_for(config)?;
     let pool = args.input.pool()?;
