@@ -4,7 +4,7 @@
 //! By default the organisation's model in the store is taught (shared by
 //! every gateway node on the same store, which load it within seconds; see
 //! `phishgate_gateway::model`): one bounded step per message
-//! (`MAX_STEP` per weight), so a few mistaken or malicious examples cannot
+//! (`phishgate_gateway::model::MAX_STEP` per weight), so a few mistaken or malicious examples cannot
 //! turn it around while many consistent ones move it. `--model FILE`
 //! teaches a model file instead (offline work; the file is read from
 //! `[classifier] model`, or the shipped model, and written atomically).
@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use phishgate_core::learn::{features_of_view, Model};
-use phishgate_core::view::MessageView;
-pub use phishgate_gateway::model::MAX_STEP;
+use phishgate_core::learn::Model;
 
 /// `phishgate learn` arguments.
 #[derive(Args)]
@@ -85,7 +83,6 @@ pub fn learn_into_file(
     out: &Path,
     examples: &[(String, Vec<u8>, bool)],
 ) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
     let mut model: Model = if out.exists() {
         let bytes = std::fs::read(out).with_context(|| format!("cannot read {}", out.display()))?;
         Model::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?
@@ -96,16 +93,7 @@ pub fn learn_into_file(
             None => bail!("the classifier is off ([classifier] enabled = false)"),
         }
     };
-    for (label, raw, unwanted) in examples {
-        let view = MessageView::build(raw, &config.limits);
-        let features = features_of_view(&view, model.bits);
-        let before = model.learn_one(&features, *unwanted, MAX_STEP);
-        let after = model.probability(&features);
-        lines.push(format!(
-            "{label}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
-            if *unwanted { "phish" } else { "ham" }
-        ));
-    }
+    let lines = phishgate_gateway::model::teach(&mut model, &config.limits, examples);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

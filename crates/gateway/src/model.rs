@@ -34,6 +34,27 @@ const ATTEMPTS: usize = 8;
 /// One example: a label for messages, the raw message, unwanted or not.
 pub type Example = (String, Vec<u8>, bool);
 
+/// One bounded step of `model` per example; one line per example
+/// (`label  phish|ham  p(unwanted) before -> after`).
+pub fn teach(
+    model: &mut Model,
+    limits: &phishgate_core::config::Limits,
+    examples: &[Example],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (label, raw, unwanted) in examples {
+        let view = MessageView::build(raw, limits);
+        let features = features_of_view(&view, model.bits);
+        let before = model.learn_one(&features, *unwanted, MAX_STEP);
+        let after = model.probability(&features);
+        lines.push(format!(
+            "{label}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
+            if *unwanted { "phish" } else { "ham" }
+        ));
+    }
+    lines
+}
+
 /// Teaches the store's model (or, while it has none, `engine`'s model)
 /// the examples and writes the new version. Returns the version written
 /// and one line per example (`label  phish|ham  p before -> after`).
@@ -65,17 +86,7 @@ pub async fn learn_shared(
             ),
             None => (configured.clone(), None),
         };
-        let mut lines = Vec::new();
-        for (label, raw, unwanted) in examples {
-            let view = MessageView::build(raw, &limits);
-            let features = features_of_view(&view, model.bits);
-            let before = model.learn_one(&features, *unwanted, MAX_STEP);
-            let after = model.probability(&features);
-            lines.push(format!(
-                "{label}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
-                if *unwanted { "phish" } else { "ham" }
-            ));
-        }
+        let lines = teach(&mut model, &limits, examples);
         match store
             .model_put(MODEL_NAME, &model.to_bytes(), expected, actor)
             .await
