@@ -81,9 +81,10 @@ pub struct ClassifierConfig {
     pub unwanted_full_at: f32,
     /// Below this probability, `ML_WANTED` fires (weight 1 at 0).
     pub wanted_below: f32,
-    /// Administrators' quarantine decisions teach the organisation's model:
-    /// `phishgate quarantine release` (wanted mail) and `quarantine
-    /// confirm` (phishing). Off by default; the model file must be writable.
+    /// Administrators' decisions teach the organisation's model (kept in
+    /// the store, shared by its nodes): `phishgate quarantine release`
+    /// (wanted mail), `quarantine confirm` (phishing), and users' reports
+    /// confirmed or dismissed. Off by default.
     pub learn_from_decisions: bool,
     /// Whether the classifier's points may carry a message over the
     /// `reject` threshold. Off by default: the model can warn on its own and
