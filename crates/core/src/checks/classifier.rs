@@ -40,10 +40,10 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
             evidence.push(name);
         }
         let span = (c.unwanted_full_at - c.unwanted_at).max(1e-3);
-        let weight = f64::from(((p - c.unwanted_at) / span).clamp(0.1, 1.0));
+        let weight = f64::from(((p - c.unwanted_at) / span).clamp(0.0, 1.0));
         f.add("ML_UNWANTED", weight, evidence);
     } else if p < c.wanted_below {
-        let weight = f64::from(((c.wanted_below - p) / c.wanted_below.max(1e-3)).clamp(0.1, 1.0));
+        let weight = f64::from(((c.wanted_below - p) / c.wanted_below.max(1e-3)).clamp(0.0, 1.0));
         f.add("ML_WANTED", weight, evidence);
     }
 }
