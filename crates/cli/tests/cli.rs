@@ -7,6 +7,8 @@
     clippy::panic
 )]
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -375,15 +377,7 @@ fn learn_updates_the_model_used_by_scan() {
             config,
             file.to_str().unwrap(),
         ]);
-        let v = &json_lines(&out)[0];
-        v["symbols"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["name"] == "ML_UNWANTED" || s["name"] == "ML_WANTED")
-            .flat_map(|s| s["options"].as_array().unwrap().clone())
-            .find_map(|o| o.as_str()?.strip_prefix("p=")?.parse().ok())
-            .unwrap_or(0.5)
+        support::ml_probability(&json_lines(&out)[0])
     };
     // A lure the shipped model is sure about, that an administrator insists
     // is wanted mail: each round lowers the probability a little. `--model`

@@ -223,15 +223,7 @@ fn quarantine_decisions_teach_the_classifier() {
     );
     assert_eq!(version(), Some(2), "the model moved");
     // The running gateway loads the new version by itself (polls the store).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !s.log_text().contains("version=2") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the gateway did not load version 2: {}",
-            s.log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    s.wait_model_version(2);
     let out = s.admin(&["quarantine", "show", &confirmed]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("deleted"));
     // A repeated release learns nothing more (nothing was released).

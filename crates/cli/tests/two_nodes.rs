@@ -168,34 +168,6 @@ Subject: Hoa don thang 11\r\n\r\nGui anh chi hoa don thang 11.\r\n";
     assert!(rows.iter().any(|r| r["interface"] == "http"), "{rows:?}");
 }
 
-/// The classifier's probability in a scan's evidence (`p=0.98`).
-fn p_of(v: &serde_json::Value) -> f64 {
-    v["symbols"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["name"] == "ML_UNWANTED" || s["name"] == "ML_WANTED")
-        .flat_map(|s| s["options"].as_array().unwrap().clone())
-        .find_map(|o| o.as_str()?.strip_prefix("p=")?.parse().ok())
-        .unwrap_or(0.5)
-}
-
-/// Waits until a node's log says it loaded model `version` (nodes poll the
-/// store every few seconds).
-fn wait_model(node: &Server, version: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let needle = format!("version={version}");
-    while !node.log_text().contains(&needle) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} did not load model version {version}: {}",
-            node.dir.display(),
-            node.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// One organisation, two nodes, one model: what an administrator teaches
 /// through node A (`phishgate learn`, a user's report confirmed or
 /// dismissed) changes node B's verdicts without a restart, and the report
@@ -211,7 +183,7 @@ fn two_nodes_share_the_learned_model_and_users_reports() {
     let b = Server::start("model-b", None, &storage);
     let lure_path = repo().join("corpus/phish/vi/04-hop-thu-day-99.eml");
     let lure = std::fs::read(&lure_path).unwrap();
-    let p_b = || p_of(&b.post_json("/api/v1/scan", &[], &lure));
+    let p_b = || support::ml_probability(&b.post_json("/api/v1/scan", &[], &lure));
     let before = p_b();
     assert!(before > 0.9, "{before}");
 
@@ -225,7 +197,7 @@ fn two_nodes_share_the_learned_model_and_users_reports() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("version 1"), "{err}");
-    wait_model(&b, 1);
+    b.wait_model_version(1);
     let after = p_b();
     assert!(
         after < before,
@@ -292,7 +264,7 @@ fn two_nodes_share_the_learned_model_and_users_reports() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 2"));
-    wait_model(&a, 2);
+    a.wait_model_version(2);
     let out = b.admin(&["report", "confirm", id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already"));

@@ -168,6 +168,28 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (up to 30 s) until the log says the organisation's model
+    /// `version` from the store is loaded (nodes poll every few seconds).
+    pub fn wait_model_version(&self, version: i64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let loaded = |log: &str| {
+            log.lines().any(|l| {
+                l.contains("classifier model is loaded")
+                    && l.split_whitespace()
+                        .any(|w| w == format!("version={version}"))
+            })
+        };
+        while !loaded(&self.log_text()) {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not load model version {version}: {}",
+                self.dir.display(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
         try_http(self.http, "POST", path, headers, body).unwrap()
     }
@@ -387,4 +409,18 @@ pub fn queued_rcpts(
         target.extend(q.recipients.into_iter().map(|r| r.address));
     }
     (hold, other)
+}
+
+/// The classifier's probability in a verdict's evidence (`p=0.98` in the
+/// options of `ML_UNWANTED` / `ML_WANTED`), as `scan --format json` and
+/// `/api/v1/scan` print it; 0.5 when neither fired (the model was unsure).
+pub fn ml_probability(v: &serde_json::Value) -> f64 {
+    v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "ML_UNWANTED" || s["name"] == "ML_WANTED")
+        .flat_map(|s| s["options"].as_array().unwrap().clone())
+        .find_map(|o| o.as_str()?.strip_prefix("p=")?.parse().ok())
+        .unwrap_or(0.5)
 }
