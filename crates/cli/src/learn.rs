@@ -93,7 +93,8 @@ pub fn learn_into_file(
             None => bail!("the classifier is off ([classifier] enabled = false)"),
         }
     };
-    let lines = phishgate_gateway::model::teach(&mut model, &config.limits, examples);
+    use phishgate_gateway::model::{lessons, teach};
+    let lines = teach(&mut model, &lessons(examples, &config.limits));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -34,22 +34,38 @@ const ATTEMPTS: usize = 8;
 /// One example: a label for messages, the raw message, unwanted or not.
 pub type Example = (String, Vec<u8>, bool);
 
-/// One bounded step of `model` per example; one line per example
+/// An example parsed once (a retried update teaches it again without
+/// parsing it again).
+pub struct Lesson {
+    label: String,
+    view: MessageView,
+    unwanted: bool,
+}
+
+/// Parses the examples.
+pub fn lessons(examples: &[Example], limits: &phishgate_core::config::Limits) -> Vec<Lesson> {
+    examples
+        .iter()
+        .map(|(label, raw, unwanted)| Lesson {
+            label: label.clone(),
+            view: MessageView::build(raw, limits),
+            unwanted: *unwanted,
+        })
+        .collect()
+}
+
+/// One bounded step of `model` per lesson; one line per lesson
 /// (`label  phish|ham  p(unwanted) before -> after`).
-pub fn teach(
-    model: &mut Model,
-    limits: &phishgate_core::config::Limits,
-    examples: &[Example],
-) -> Vec<String> {
+pub fn teach(model: &mut Model, lessons: &[Lesson]) -> Vec<String> {
     let mut lines = Vec::new();
-    for (label, raw, unwanted) in examples {
-        let view = MessageView::build(raw, limits);
-        let features = features_of_view(&view, model.bits);
-        let before = model.learn_one(&features, *unwanted, MAX_STEP);
+    for l in lessons {
+        let features = features_of_view(&l.view, model.bits);
+        let before = model.learn_one(&features, l.unwanted, MAX_STEP);
         let after = model.probability(&features);
         lines.push(format!(
-            "{label}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
-            if *unwanted { "phish" } else { "ham" }
+            "{}\t{}\tp(unwanted) {before:.2} -> {after:.2}",
+            l.label,
+            if l.unwanted { "phish" } else { "ham" }
         ));
     }
     lines
@@ -71,7 +87,7 @@ pub async fn learn_shared(
     let Some(configured) = engine.model() else {
         bail!("the classifier is off ([classifier] enabled = false)");
     };
-    let limits = engine.config().limits;
+    let lessons = lessons(examples, &engine.config().limits);
     for _ in 0..ATTEMPTS {
         let current = store
             .model_get(MODEL_NAME)
@@ -86,7 +102,7 @@ pub async fn learn_shared(
             ),
             None => (configured.clone(), None),
         };
-        let lines = teach(&mut model, &limits, examples);
+        let lines = teach(&mut model, &lessons);
         match store
             .model_put(MODEL_NAME, &model.to_bytes(), expected, actor)
             .await
