@@ -143,8 +143,15 @@ impl Scanner {
             Ok(mut g) => *g = Some((version, Arc::clone(&model))),
             Err(p) => *p.into_inner() = Some((version, Arc::clone(&model))),
         }
-        let next = self.loaded().with_model(model);
-        self.swap(next);
+        // Built from the configuration in force under its lock, so a reload
+        // at the same moment is not overwritten by the older configuration
+        // (a reload applies the shared model itself, see `replace`).
+        let mut g = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let next = Arc::new(g.with_model(model));
+        *g = next;
     }
 
     /// The configuration in force.
@@ -158,22 +165,21 @@ impl Scanner {
     /// Replaces the configuration (SIGHUP). Sessions in flight keep the one
     /// they started with.
     pub fn replace(&self, loaded: Loaded) {
+        // The shared model is read under the configuration's lock: a model
+        // set at the same moment is either applied here or applied by
+        // `set_shared_model` to this configuration, never lost.
+        let mut g = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         let shared = match self.shared_model.read() {
-            Ok(g) => g.as_ref().map(|m| Arc::clone(&m.1)),
+            Ok(m) => m.as_ref().map(|m| Arc::clone(&m.1)),
             Err(p) => p.into_inner().as_ref().map(|m| Arc::clone(&m.1)),
         };
-        match shared {
-            Some(model) => self.swap(loaded.with_model(model)),
-            None => self.swap(loaded),
-        }
-    }
-
-    fn swap(&self, loaded: Loaded) {
-        let new = Arc::new(loaded);
-        match self.current.write() {
-            Ok(mut g) => *g = new,
-            Err(poisoned) => *poisoned.into_inner() = new,
-        }
+        *g = Arc::new(match shared {
+            Some(model) => loaded.with_model(model),
+            None => loaded,
+        });
     }
 
     /// Scans one message and decides what to do with it. Never fails: a
