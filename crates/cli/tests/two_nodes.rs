@@ -203,6 +203,14 @@ fn two_nodes_share_the_learned_model_and_users_reports() {
         after < before,
         "node B judges with the taught model: {after} vs {before}"
     );
+    // A configuration reload (SIGHUP) keeps the organisation's model.
+    b.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !b.log_text().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", b.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(p_b(), after, "the reload kept the taught model");
 
     // A user forwards a suspicious message as an attachment to the report
     // address; the report is about the attached message.
