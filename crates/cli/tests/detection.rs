@@ -5,9 +5,8 @@
 //!   training (`scripts/train-model`: every corpus message and fixture);
 //! - the development model (the same training on the train part of the
 //!   campaign split only) measured on the held-out test part keeps the
-//!   figures in the README: phishing >= 97 %, ham flagged <= 0.3 %, no ham
-//!   rejected, and spam no lower than measured (93 %; the 95 % target is
-//!   not reached, see the README);
+//!   targets of issue #6 that the README reports: phishing >= 97 %, spam
+//!   >= 95 %, ham flagged <= 0.3 %, no ham rejected;
 //! - the project's Vietnamese and English fixtures stay at 100 % / 0 %.
 //!
 //! These are quality gates, not timings. The corpus is required: without it
@@ -128,7 +127,7 @@ fn held_out_figures_and_fixtures_hold() {
     assert!(phish >= 0.97, "phishing detection {phish}");
     assert!(ham_fp <= 0.003, "ham flagged {ham_fp}");
     assert!(ham_rejected == 0.0, "ham rejected {ham_rejected}");
-    assert!(spam >= 0.93, "spam detection fell: {spam}");
+    assert!(spam >= 0.95, "spam detection {spam}");
 
     // The fixtures, with the shipped model and the fixtures' organisation.
     let args: Vec<String> = [

@@ -102,7 +102,7 @@ impl Default for ClassifierConfig {
             // rest) and on fixtures the model had not seen; see README,
             // "Tuning".
             unwanted_at: 0.6,
-            unwanted_full_at: 1.0,
+            unwanted_full_at: 0.9,
             wanted_below: 0.3,
             learn_from_decisions: false,
             may_reject: false,

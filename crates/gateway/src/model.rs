@@ -94,12 +94,21 @@ pub async fn learn_shared(
             .await
             .context("cannot read the organisation's model from the store")?;
         let (mut model, expected) = match &current {
-            Some(m) => (
-                Model::from_bytes(&m.bytes).map_err(|e| {
-                    anyhow::anyhow!("the stored model (version {}): {e}", m.version)
-                })?,
-                Some(m.version),
-            ),
+            Some(m) => match Model::from_bytes(&m.bytes) {
+                Ok(model) => (model, Some(m.version)),
+                // Learned on features this build no longer computes: its
+                // lessons cannot carry over, so the organisation's model
+                // starts again from the one configured (and replaces it).
+                Err(e @ phishgate_core::learn::ModelError::Outdated(_)) => {
+                    tracing::warn!(
+                        version = m.version,
+                        "the stored model is outdated ({e}); it is replaced by the configured \
+                         model with this lesson"
+                    );
+                    (configured.clone(), Some(m.version))
+                }
+                Err(e) => bail!("the stored model (version {}): {e}", m.version),
+            },
             None => (configured.clone(), None),
         };
         let lines = teach(&mut model, &lessons);

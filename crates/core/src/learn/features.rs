@@ -150,7 +150,110 @@ pub fn extract(view: &MessageView, own_folded: &str, bits: u8, names: bool) -> F
             raw.push(format_args!("fd:{}", d.to_ascii_lowercase()));
         }
     }
+    shape(&mut raw, view);
     raw.finish()
+}
+
+/// Header shape (see [`crate::view::shape`]) and writing style: shouting,
+/// exclamation marks, money signs, length.
+fn shape(raw: &mut Collector, view: &MessageView) {
+    let s = &view.shape;
+    let mailer = if s.mailer.is_empty() { "-" } else { &s.mailer };
+    raw.push(format_args!("hm:{mailer}"));
+    if s.list {
+        raw.push(format_args!("hl:list"));
+    }
+    if s.reply {
+        raw.push(format_args!("hr:reply"));
+    }
+    if !s.priority.is_empty() {
+        raw.push(format_args!("hp:{}", s.priority));
+    }
+    if s.msmail_priority {
+        raw.push(format_args!("hp:ms"));
+    }
+    if !s.precedence.is_empty() {
+        raw.push(format_args!("hpr:{}", s.precedence));
+    }
+    if s.organization {
+        raw.push(format_args!("ho:org"));
+    }
+    if s.odd_message_id {
+        raw.push(format_args!("hi:odd"));
+    }
+    raw.push(format_args!("ct:{}", s.content_type));
+    for c in &s.charsets {
+        raw.push(format_args!("cs:{c}"));
+    }
+    if s.html_only {
+        raw.push(format_args!("hb:html-only"));
+    }
+    let subject = style(&view.subject);
+    if subject.shouting {
+        raw.push(format_args!("ss:caps"));
+    }
+    if subject.exclaim > 0 {
+        raw.push(format_args!("ss:!"));
+    }
+    if subject.money > 0 {
+        raw.push(format_args!("ss:$"));
+    }
+    let body = style(&view.own_text);
+    if body.shouting {
+        raw.push(format_args!("st:caps"));
+    }
+    raw.push(format_args!("st:!:{}", bucket(body.exclaim)));
+    raw.push(format_args!("st:$:{}", bucket(body.money)));
+    raw.push(format_args!("n:words:{}", length_bucket(body.words)));
+}
+
+/// Counts of a text's style.
+struct Style {
+    /// At least 60 % of at least 8 letters are capitals.
+    shouting: bool,
+    exclaim: usize,
+    money: usize,
+    words: usize,
+}
+
+fn style(text: &str) -> Style {
+    let (mut letters, mut upper, mut exclaim, mut money, mut words) = (0usize, 0, 0, 0, 0);
+    let mut in_word = false;
+    for c in text.chars().take(64 * 1024) {
+        if c.is_alphabetic() {
+            letters += 1;
+            if c.is_uppercase() {
+                upper += 1;
+            }
+        }
+        match c {
+            '!' => exclaim += 1,
+            '$' | '€' | '£' => money += 1,
+            _ => {}
+        }
+        let w = c.is_alphanumeric();
+        if w && !in_word {
+            words += 1;
+        }
+        in_word = w;
+    }
+    Style {
+        shouting: letters >= 8 && upper * 10 >= letters * 6,
+        exclaim,
+        money,
+        words,
+    }
+}
+
+fn length_bucket(n: usize) -> &'static str {
+    match n {
+        0..=20 => "0-20",
+        21..=60 => "21-60",
+        61..=150 => "61-150",
+        151..=400 => "151-400",
+        401..=1000 => "401-1000",
+        _ => "1001+",
+    }
 }
 
 /// [`extract`] for a message outside the engine (training): folds its own

@@ -2,7 +2,7 @@
 //! file format, scoring, training and bounded online updates. Pure: bytes
 //! in, bytes out; callers read and write the files.
 //!
-//! File format (little endian): `PGML`, version `1`, `bits`, two zero
+//! File format (little endian): `PGML`, version `2`, `bits`, two zero
 //! bytes, the bias (`f32`), the number of non-zero weights (`u32`), then
 //! that many `(u32 index, f32 weight)` pairs, then an FNV-1a 32 checksum of
 //! everything before it. A model of 2^18 buckets trained on a few thousand
@@ -11,7 +11,9 @@
 use super::features::Features;
 
 const MAGIC: &[u8; 4] = b"PGML";
-const VERSION: u8 = 1;
+/// Version 2: header-shape and writing-style features were added (version 1
+/// models weigh buckets that now mean other features, so they are refused).
+const VERSION: u8 = 2;
 
 /// Why a model file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +21,13 @@ pub enum ModelError {
     /// Not a phishgate model, or a version this build does not read.
     #[error("not a phishgate model file (or an unknown version)")]
     Format,
+    /// A model of an earlier version of phishgate's features: its weights
+    /// would be read against features they were not learned from.
+    #[error(
+        "model file version {0} was trained on an earlier set of features; train it again \
+         (`phishgate train`) or remove it to use the model shipped with phishgate"
+    )]
+    Outdated(u8),
     /// Cut short, or the checksum does not match.
     #[error("damaged model file ({0})")]
     Damaged(&'static str),
@@ -207,8 +216,10 @@ impl Model {
         if data.len() < 20 || data.get(..4) != Some(MAGIC.as_slice()) {
             return Err(ModelError::Format);
         }
-        if data.get(4) != Some(&VERSION) {
-            return Err(ModelError::Format);
+        match data.get(4) {
+            Some(&VERSION) => {}
+            Some(&v) if v < VERSION => return Err(ModelError::Outdated(v)),
+            _ => return Err(ModelError::Format),
         }
         let (body, sum) = data.split_at(data.len() - 4);
         let want = u32::from_le_bytes(
@@ -295,6 +306,11 @@ mod tests {
         b[last] ^= 0x40;
         assert!(matches!(Model::from_bytes(&b), Err(ModelError::Damaged(_))));
         assert!(Model::from_bytes(&b[..b.len() - 9]).is_err());
+        let mut old = m.to_bytes();
+        old[4] = 1;
+        assert_eq!(Model::from_bytes(&old), Err(ModelError::Outdated(1)));
+        old[4] = VERSION + 1;
+        assert_eq!(Model::from_bytes(&old), Err(ModelError::Format));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod attachment;
 pub mod auth;
 pub mod html;
 pub mod quote;
+pub mod shape;
 pub mod url;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -23,6 +24,7 @@ use crate::config::Limits;
 use attachment::{inspect, Attachment, Budget};
 use auth::{parse_auth_results, AuthResults};
 use html::{read_html, Form};
+use shape::HeaderShape;
 
 /// An address with its display name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,6 +169,8 @@ pub struct MessageView {
     pub nested_messages: usize,
     /// Anomalies.
     pub anomalies: Vec<Anomaly>,
+    /// Header and MIME shape as the sender's software wrote it.
+    pub shape: HeaderShape,
 }
 
 /// Where one walked part sits.
@@ -238,7 +242,10 @@ impl MessageView {
                 .map(|t| t.trim().trim_matches(['<', '>']).to_lowercase()),
             _ => None,
         };
+        self.shape.message_id(self.message_id.as_deref());
+        self.read_shape(msg);
         for (name, value) in msg.headers_raw() {
+            self.shape.header(name, value);
             if name.eq_ignore_ascii_case("Authentication-Results") && self.auth_results.len() < 16 {
                 if let Some(a) = parse_auth_results(value) {
                     self.auth_results.push(a);
@@ -261,6 +268,33 @@ impl MessageView {
                 }
             }
         }
+    }
+
+    /// Content types and character sets of the top message's parts.
+    fn read_shape(&mut self, msg: &Message<'_>) {
+        if let Some(c) = msg.content_type() {
+            self.shape.content_type =
+                format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase();
+        }
+        for part in msg.parts.iter().take(64) {
+            let html = match part.body {
+                PartType::Text(_) => false,
+                PartType::Html(_) => true,
+                _ => continue,
+            };
+            if part.attachment_name().is_some() {
+                continue;
+            }
+            if html {
+                self.shape.has_html = true;
+            } else {
+                self.shape.has_plain = true;
+            }
+            if let Some(cs) = part.content_type().and_then(|c| c.attribute("charset")) {
+                self.shape.charset(cs);
+            }
+        }
+        self.shape.html_only = self.shape.has_html && !self.shape.has_plain;
     }
 
     fn walk(&mut self, msg: &Message<'_>, limits: &Limits) {
