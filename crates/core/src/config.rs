@@ -293,6 +293,10 @@ pub struct CompositeConfig {
     pub group: String,
     /// Symbols whose score becomes 0 when the composite fires.
     pub remove: Vec<String>,
+    /// Symbols whose score is multiplied by a factor between 0 and 1 when
+    /// the composite fires (`scale = { ML_UNWANTED = 0.5 }`): a weaker
+    /// `remove`, for evidence that counts less in the composite's situation.
+    pub scale: std::collections::BTreeMap<String, f64>,
     /// English description.
     pub en: String,
     /// Vietnamese description.
@@ -423,6 +427,20 @@ impl Config {
                 if !self.symbols.contains_key(r) {
                     return Err(ConfigError::Invalid(format!(
                         "composite {}: removes unknown symbol {r}",
+                        c.name
+                    )));
+                }
+            }
+            for (r, factor) in &c.scale {
+                if !self.symbols.contains_key(r) {
+                    return Err(ConfigError::Invalid(format!(
+                        "composite {}: scales unknown symbol {r}",
+                        c.name
+                    )));
+                }
+                if !(0.0..=1.0).contains(factor) {
+                    return Err(ConfigError::Invalid(format!(
+                        "composite {}: scale of {r} must be between 0 and 1 (got {factor})",
                         c.name
                     )));
                 }
@@ -650,5 +668,20 @@ mod tests {
     fn starter_parses() {
         let c = Config::from_toml_str(&starter_toml("laocai.gov.vn", "Sở TT&TT")).expect("starter");
         assert_eq!(c.organization.authserv_id, "mail.laocai.gov.vn");
+    }
+
+    #[test]
+    fn a_composite_scale_must_be_a_known_symbol_between_zero_and_one() {
+        let mut config = Config::defaults();
+        assert!(config.validate().is_ok());
+        config.composites[0]
+            .scale
+            .insert("ML_UNWANTED".to_string(), 1.5);
+        assert!(config.validate().is_err());
+        config.composites[0].scale.clear();
+        config.composites[0]
+            .scale
+            .insert("NO_SUCH_SYMBOL".to_string(), 0.5);
+        assert!(config.validate().is_err());
     }
 }

@@ -99,10 +99,16 @@ pub fn score(findings: &[Finding], config: &Config, composites: &[CompiledCompos
         if !c.expr.eval(&present) {
             continue;
         }
+        let mut options = Vec::new();
         for s in symbols.iter_mut() {
             if c.remove.contains(&s.name) && s.cancelled_by.is_none() {
                 s.score = 0.0;
                 s.cancelled_by = Some(c.name.clone());
+            } else if let Some((_, factor)) = c.scale.iter().find(|(n, _)| *n == s.name) {
+                if s.cancelled_by.is_none() && s.score != 0.0 {
+                    s.score *= factor;
+                    options.push(format!("{} x{factor}", s.name));
+                }
             }
         }
         present.insert(c.name.clone());
@@ -111,7 +117,7 @@ pub fn score(findings: &[Finding], config: &Config, composites: &[CompiledCompos
             score: c.score,
             weight: 1.0,
             group: c.group.clone(),
-            options: Vec::new(),
+            options,
             cancelled_by: None,
         });
     }
@@ -183,6 +189,8 @@ pub struct CompiledComposite {
     pub group: String,
     /// Symbols it cancels.
     pub remove: Vec<String>,
+    /// Symbols it scales down, with their factors.
+    pub scale: Vec<(String, f64)>,
     /// Its condition.
     pub expr: Expr,
 }
@@ -199,6 +207,7 @@ pub fn compile_composites(config: &Config) -> Vec<CompiledComposite> {
                 score: c.score,
                 group: c.group.clone(),
                 remove: c.remove.clone(),
+                scale: c.scale.iter().map(|(n, f)| (n.clone(), *f)).collect(),
                 expr: Expr::parse(&c.expression).ok()?,
             })
         })
@@ -413,5 +422,35 @@ mod tests {
         assert_eq!(lure.score, 0.0);
         assert_eq!(lure.cancelled_by.as_deref(), Some("INTERNAL_NOTICE"));
         assert_eq!(v.action, Action::Accept);
+    }
+
+    #[test]
+    fn composite_scales_the_classifier_for_authenticated_self_linked_mail() {
+        let config = Config::defaults();
+        let comps = compile_composites(&config);
+        let ml = |extra: &[&'static str]| {
+            let mut findings = vec![
+                Finding::new("ML_UNWANTED", 1.0, vec!["p=0.95".to_string()]),
+                Finding::new("DMARC_PASS", 1.0, vec!["shop.example".to_string()]),
+            ];
+            findings.extend(
+                extra
+                    .iter()
+                    .map(|n| Finding::new(*n, 1.0, Vec::<String>::new())),
+            );
+            score(&findings, &config, &comps)
+        };
+        let v = ml(&[]);
+        let sym = |v: &Verdict, n: &str| v.symbols.iter().find(|s| s.name == n).cloned();
+        assert_eq!(sym(&v, "ML_UNWANTED").expect("kept").score, 4.0);
+        let c = sym(&v, "ML_UNWANTED_AUTHENTICATED_SENDER").expect("fires");
+        assert_eq!(c.options, vec!["ML_UNWANTED x0.5".to_string()]);
+        assert_eq!(v.action, Action::Accept);
+        // A link to somebody else's site, or a borrowed name: full weight.
+        for extra in ["THIRD_PARTY_LINK", "DISPLAY_NAME_ORG", "FREEMAIL_FROM"] {
+            let v = ml(&[extra]);
+            assert_eq!(sym(&v, "ML_UNWANTED").expect("kept").score, 8.0, "{extra}");
+            assert!(sym(&v, "ML_UNWANTED_AUTHENTICATED_SENDER").is_none());
+        }
     }
 }
