@@ -96,9 +96,19 @@ fn load_with_kill(pf: &Postfix, server: &mut Server) -> Load {
         for t in 0..2 {
             s.spawn(move || {
                 let mine: Vec<usize> = (0..N).filter(|i| i % 2 == t).collect();
-                for batch in mine.chunks(4) {
+                let batches = mine.chunks(4).count();
+                for (b, batch) in mine.chunks(4).enumerate() {
                     // Paced, so the load spans the outage and the restart.
                     std::thread::sleep(Duration::from_millis(100));
+                    // The last batch waits for the restart (a slow start on
+                    // a loaded machine must not let the load end first), so
+                    // some mail always meets the restarted gateway.
+                    if b + 1 == batches {
+                        let deadline = Instant::now() + Duration::from_secs(120);
+                        while !restarted.load(Ordering::SeqCst) && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
                     if restarted.load(Ordering::SeqCst) {
                         after
                             .lock()
