@@ -551,6 +551,11 @@ fn print_report(r: &phishgate_store::ReportEntry, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// sysexits(3): the input is not what it should be (Postfix returns it).
+const EX_DATAERR: u8 = 65;
+/// sysexits(3): try again later (Postfix keeps the message queued).
+const EX_TEMPFAIL: u8 = 75;
+
 /// Runs `phishgate report ...`.
 pub async fn report(cmd: ReportCmd) -> Result<u8> {
     use phishgate_store::{ReportQuery, ReportStatus};
@@ -561,24 +566,53 @@ pub async fn report(cmd: ReportCmd) -> Result<u8> {
             note,
             file,
         } => {
+            // Exit codes follow sysexits(3), as Postfix's pipe(8) reads
+            // them: a report that is not one is returned to its sender
+            // (65), anything that may pass (the store, the configuration)
+            // keeps it queued for a retry (75), so no report is lost.
+            let fail = |code: u8, e: anyhow::Error| {
+                eprintln!("phishgate: error: {e:#}");
+                Ok(code)
+            };
             if !reporter.contains('@') {
-                bail!("--reporter must be the reporting user's address (got {reporter:?})");
+                return fail(
+                    EX_DATAERR,
+                    anyhow::anyhow!(
+                        "--reporter must be the reporting user's address (got {reporter:?})"
+                    ),
+                );
             }
             let raw = match file.as_deref() {
-                None => read_stdin()?,
-                Some(p) if p.as_os_str() == "-" => read_stdin()?,
-                Some(p) => {
-                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
-                }
+                None => read_stdin(),
+                Some(p) if p.as_os_str() == "-" => read_stdin(),
+                Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+            };
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => return fail(EX_TEMPFAIL, e),
             };
             if raw.iter().all(u8::is_ascii_whitespace) {
-                bail!("the report is empty: not an e-mail message");
+                return fail(
+                    EX_DATAERR,
+                    anyhow::anyhow!("the report is empty: not an e-mail message"),
+                );
             }
-            let (loaded, s) = open(&store).await?;
+            let (loaded, s) = match open(&store).await {
+                Ok(x) => x,
+                Err(e) => return fail(EX_TEMPFAIL, e.context("the report stays queued")),
+            };
             let now = phishgate_gateway::record::now_ms();
             let new =
                 phishgate_gateway::report::new_report(&loaded.engine, &reporter, note, &raw, now);
-            let entry = s.report_put(&new).await?;
+            let entry = match s.report_put(&new).await {
+                Ok(entry) => entry,
+                Err(e) => {
+                    return fail(
+                        EX_TEMPFAIL,
+                        anyhow::Error::from(e).context("cannot store the report; it stays queued"),
+                    )
+                }
+            };
             print_report(&entry, store.json())?;
             Ok(0)
         }
