@@ -172,3 +172,56 @@ pub async fn watch(scanner: Arc<Scanner>, store: Arc<Store>, mut shutdown: crate
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn an_outdated_stored_model_is_replaced_by_the_next_lesson() {
+        let store = Store::open("memory:", std::path::Path::new("."))
+            .await
+            .unwrap();
+        let engine = Engine::new(phishgate_core::config::Config::defaults()).unwrap();
+        let actor = Actor {
+            who: "admin".into(),
+            from: "test".into(),
+        };
+        // A model of the earlier file version (the features it weighs
+        // changed since): refused as such, not as damaged.
+        let mut old = engine.model().unwrap().to_bytes();
+        old[4] = 1;
+        assert!(matches!(
+            Model::from_bytes(&old),
+            Err(phishgate_core::learn::ModelError::Outdated(1))
+        ));
+        let v1 = store
+            .model_put(MODEL_NAME, &old, None, &actor)
+            .await
+            .unwrap();
+        let lure = b"Subject: Xac minh tai khoan\r\n\r\nVui long xac minh tai khoan ngay.\r\n";
+        let (v2, lines) = learn_shared(
+            &store,
+            &engine,
+            &[("lure".into(), lure.to_vec(), true)],
+            &actor,
+        )
+        .await
+        .unwrap();
+        assert!(v2 > v1);
+        assert_eq!(lines.len(), 1);
+        let stored = store.model_get(MODEL_NAME).await.unwrap().unwrap();
+        let now = Model::from_bytes(&stored.bytes).expect("a current model");
+        // The configured model with this one lesson, not the outdated one.
+        let mut expected = engine.model().unwrap().clone();
+        teach(
+            &mut expected,
+            &lessons(
+                &[("lure".into(), lure.to_vec(), true)],
+                &engine.config().limits,
+            ),
+        );
+        assert_eq!(now, expected);
+    }
+}

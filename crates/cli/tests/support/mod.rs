@@ -263,9 +263,10 @@ impl Server {
         c.output().unwrap()
     }
 
-    /// Every held message, as `phishgate quarantine list --json` prints it.
-    pub fn quarantine(&self) -> Vec<serde_json::Value> {
-        let out = self.admin(&["quarantine", "list", "--json", "--limit", "1000"]);
+    /// Runs an administration command that prints one JSON object per
+    /// line; it must succeed.
+    pub fn admin_json_lines(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let out = self.admin(args);
         assert!(
             out.status.success(),
             "{}",
@@ -275,6 +276,11 @@ impl Server {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// Every held message, as `phishgate quarantine list --json` prints it.
+    pub fn quarantine(&self) -> Vec<serde_json::Value> {
+        self.admin_json_lines(&["quarantine", "list", "--json", "--limit", "1000"])
     }
 
     /// The newest history row of a recipient, as `phishgate history

@@ -10,23 +10,11 @@
 //! calls rather than deciding alone.
 
 use super::Context;
-use crate::learn::extract;
+use crate::learn::{extract, telling};
 use crate::symbols::Findings;
 
 /// Features named in the evidence.
 const EVIDENCE: usize = 5;
-
-/// Whether a feature is something a reader can find in the message: a word
-/// or word pair, a link's domain, host or path, an attachment type, the
-/// sender's domain or mail program; not the counters, character sets and
-/// style measures that only mean something to the model.
-fn telling(name: &str) -> bool {
-    let kind = name.split_once(':').map_or("", |(k, _)| k);
-    matches!(
-        kind,
-        "s" | "w" | "b" | "ld" | "lh" | "lp" | "l" | "ae" | "at" | "a" | "h" | "fd"
-    ) || (kind == "hm" && name != "hm:-")
-}
 
 /// Emits ML_UNWANTED or ML_WANTED.
 pub fn check(ctx: &Context<'_>, f: &mut Findings) {
@@ -43,12 +31,12 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
         let features = extract(ctx.view, folded, model.bits, true);
         // Name what a person can check: words, word pairs, domains, paths,
         // attachment types; not the structural counters.
-        let telling = model
+        let named = model
             .top_contributions(&features, 4 * EVIDENCE)
             .into_iter()
             .filter(|(name, _)| telling(name))
             .take(EVIDENCE);
-        for (name, _) in telling {
+        for (name, _) in named {
             evidence.push(name);
         }
         let span = (c.unwanted_full_at - c.unwanted_at).max(1e-3);
@@ -57,33 +45,5 @@ pub fn check(ctx: &Context<'_>, f: &mut Findings) {
     } else if p < c.wanted_below {
         let weight = f64::from(((c.wanted_below - p) / c.wanted_below.max(1e-3)).clamp(0.0, 1.0));
         f.add("ML_WANTED", weight, evidence);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::telling;
-
-    #[test]
-    fn evidence_names_what_a_reader_can_find() {
-        for f in [
-            "w:verify",
-            "b:xac_minh",
-            "ld:example.com",
-            "ae:iso",
-            "hm:outlook",
-        ] {
-            assert!(telling(f), "{f}");
-        }
-        for f in [
-            "n:links:2-5",
-            "cs:utf-8",
-            "ct:text/html",
-            "st:!:2-5",
-            "ls:https",
-            "hm:-",
-        ] {
-            assert!(!telling(f), "{f}");
-        }
     }
 }

@@ -185,7 +185,7 @@ fn shape(raw: &mut Collector, view: &MessageView) {
     for c in &s.charsets {
         raw.push(format_args!("cs:{c}"));
     }
-    if s.html_only {
+    if s.html_only() {
         raw.push(format_args!("hb:html-only"));
     }
     let subject = style(&view.subject);
@@ -254,6 +254,19 @@ fn length_bucket(n: usize) -> &'static str {
         401..=1000 => "401-1000",
         _ => "1001+",
     }
+}
+
+/// Whether a feature (as [`extract`] names it) is something a reader can
+/// find in the message: a word or word pair, a link's domain, host or path,
+/// an attachment type, the sender's domain or mail program; not the
+/// counters, character sets and style measures that only mean something to
+/// the model. The classifier's evidence names only these.
+pub fn telling(name: &str) -> bool {
+    let kind = name.split_once(':').map_or("", |(k, _)| k);
+    matches!(
+        kind,
+        "s" | "w" | "b" | "ld" | "lh" | "lp" | "l" | "ae" | "at" | "a" | "h" | "fd"
+    ) || (kind == "hm" && name != "hm:-")
 }
 
 /// [`extract`] for a message outside the engine (training): folds its own
@@ -338,6 +351,29 @@ mod tests {
         );
         assert_eq!(a.index, b.index);
         assert!(a.name.iter().any(|n| n == "b:xac_minh"), "{:?}", a.name);
+    }
+
+    #[test]
+    fn evidence_names_what_a_reader_can_find() {
+        for f in [
+            "w:verify",
+            "b:xac_minh",
+            "ld:example.com",
+            "ae:iso",
+            "hm:outlook",
+        ] {
+            assert!(telling(f), "{f}");
+        }
+        for f in [
+            "n:links:2-5",
+            "cs:utf-8",
+            "ct:text/html",
+            "st:!:2-5",
+            "ls:https",
+            "hm:-",
+        ] {
+            assert!(!telling(f), "{f}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 pub mod features;
 pub mod model;
 
-pub use features::{extract, features_of_view, Features};
+pub use features::{extract, features_of_view, telling, Features};
 pub use model::{Model, ModelError, TrainOptions};
 
 /// Hash width of the shipped model.

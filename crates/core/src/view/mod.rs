@@ -294,7 +294,6 @@ impl MessageView {
                 self.shape.charset(cs);
             }
         }
-        self.shape.html_only = self.shape.has_html && !self.shape.has_plain;
     }
 
     fn walk(&mut self, msg: &Message<'_>, limits: &Limits) {

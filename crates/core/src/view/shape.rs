@@ -36,8 +36,6 @@ pub struct HeaderShape {
     pub content_type: String,
     /// Character sets of the text parts, lower case, unique, bounded.
     pub charsets: Vec<String>,
-    /// The body has HTML but no plain-text part.
-    pub html_only: bool,
     /// The body has a plain-text part.
     pub has_plain: bool,
     /// The body has an HTML part.
@@ -84,6 +82,11 @@ impl HeaderShape {
         } else if is("Organization") {
             self.organization = true;
         }
+    }
+
+    /// The body has HTML but no plain-text part.
+    pub fn html_only(&self) -> bool {
+        self.has_html && !self.has_plain
     }
 
     /// Records the Message-ID (already parsed) of the message.
